@@ -1,0 +1,143 @@
+"""Index: the persisted dense (FAISS) and lexical (BM25 over jieba words) indexes of a report.
+
+On disk an index directory holds generations and a CURRENT file naming the live
+one.  A build writes a new generation beside the old and then replaces CURRENT
+in one atomic rename, so a crash mid-build leaves the previous index usable.
+The manifest records what the index was built from; `matches` compares it with
+what the caller has now, so a stale or foreign index is rebuilt, never used.
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import shutil
+import tempfile
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import bm25s
+import faiss
+import numpy as np
+
+from .chunks import ChunkingParams
+from .document import Document
+from .embedder import Embedder
+from .errors import IndexStoreError
+from .schema import Chunk
+from .segmenter import words
+
+FORMAT_VERSION = 1
+FILES = ("manifest.json", "chunks.json", "dense.faiss", "sentences.npy")
+
+
+def chunks_sha256(chunks: list[Chunk]) -> str:
+    blob = json.dumps([c.to_dict() for c in chunks], ensure_ascii=False, sort_keys=True)
+    return hashlib.sha256(blob.encode("utf-8")).hexdigest()
+
+
+def expected_manifest(doc: Document, chunks: list[Chunk], model_id: str,
+                      params: ChunkingParams) -> dict:
+    """The fields that must agree for an index on disk to be used."""
+    return {"format_version": FORMAT_VERSION, "corpus_sha256": doc.sha256,
+            "chunks_sha256": chunks_sha256(chunks), "model_id": model_id,
+            "chunking": params.to_dict()}
+
+
+def lexical_tokens(chunk: Chunk) -> list[str]:
+    return list(words(chunk.context))
+
+
+@dataclass
+class Index:
+    manifest: dict
+    chunks: list[Chunk]
+    dense: faiss.Index
+    bm25: bm25s.BM25
+    sentence_vectors: np.ndarray     # one row per sentence of the document, in order
+
+    def matches(self, expected: dict) -> bool:
+        return all(self.manifest.get(k) == v for k, v in expected.items())
+
+    @classmethod
+    def build(cls, doc: Document, chunks: list[Chunk], embedder: Embedder,
+              params: ChunkingParams, progress: bool = True) -> "Index":
+        if not chunks:
+            raise IndexStoreError("The report has no text to index.")
+        t0 = time.perf_counter()
+        texts = [c.context for c in chunks] + [sentence_context(doc, s) for s in range(len(doc.sentences))]
+        if progress:
+            print(f"Embedding {len(chunks)} chunks and {len(doc.sentences)} sentences "
+                  f"with {embedder.model_id}...", flush=True)
+        vectors = embedder.passages(texts, progress=progress)
+        dense = faiss.IndexFlatIP(vectors.shape[1])
+        dense.add(vectors[:len(chunks)])
+        bm25 = bm25s.BM25()
+        bm25.index([lexical_tokens(c) or ["∅"] for c in chunks], show_progress=False)
+        manifest = expected_manifest(doc, chunks, embedder.model_id, params)
+        manifest.update(dim=int(vectors.shape[1]), chunks=len(chunks), sentences=len(doc.sentences),
+                        source=doc.source, built_at=time.strftime("%Y-%m-%dT%H:%M:%S"),
+                        build_seconds=round(time.perf_counter() - t0, 2))
+        return cls(manifest, chunks, dense, bm25, vectors[len(chunks):])
+
+    def save(self, root: str | Path) -> Path:
+        root = Path(root)
+        try:
+            root.mkdir(parents=True, exist_ok=True)
+            gen = Path(tempfile.mkdtemp(prefix="gen-", dir=root))
+            self._write(gen)
+            pointer = root / "CURRENT.tmp"
+            pointer.write_text(gen.name + "\n", encoding="utf-8")
+            os.replace(pointer, root / "CURRENT")
+        except OSError as e:
+            raise IndexStoreError(f"Cannot write the index to {root}: {e}") from None
+        for stale in root.glob("gen-*"):     # the old generation, and any a crash left behind
+            if stale.name != gen.name:
+                shutil.rmtree(stale, ignore_errors=True)
+        return gen
+
+    def _write(self, gen: Path) -> None:
+        (gen / "chunks.json").write_text(
+            json.dumps([c.to_dict() for c in self.chunks], ensure_ascii=False), encoding="utf-8")
+        faiss.write_index(self.dense, str(gen / "dense.faiss"))
+        np.save(gen / "sentences.npy", self.sentence_vectors)
+        self.bm25.save(str(gen / "bm25"), show_progress=False)
+        # Written last: a generation without a manifest is never loaded.
+        (gen / "manifest.json").write_text(json.dumps(self.manifest, ensure_ascii=False, indent=2),
+                                           encoding="utf-8")
+
+    @classmethod
+    def load(cls, root: str | Path) -> "Index":
+        """The live generation under `root`; IndexStoreError if it is missing or damaged."""
+        root = Path(root)
+        name = _current(root)
+        if not name:
+            raise IndexStoreError(f"No index in {root}.")
+        gen = root / name
+        try:
+            manifest = json.loads((gen / "manifest.json").read_text(encoding="utf-8"))
+            chunks = [Chunk(**c) for c in json.loads((gen / "chunks.json").read_text(encoding="utf-8"))]
+            dense = faiss.read_index(str(gen / "dense.faiss"))
+            sentences = np.load(gen / "sentences.npy")
+            bm25 = bm25s.BM25.load(str(gen / "bm25"), show_progress=False)
+        except Exception as e:  # any damage means: do not use it
+            raise IndexStoreError(f"The index in {gen} is damaged ({type(e).__name__}: {e}).") from None
+        if dense.ntotal != len(chunks) or len(sentences) != manifest.get("sentences"):
+            raise IndexStoreError(f"The index in {gen} is inconsistent: its parts disagree in size.")
+        return cls(manifest, chunks, dense, bm25, sentences)
+
+
+def _current(root: Path) -> str:
+    try:
+        return (root / "CURRENT").read_text(encoding="utf-8").strip()
+    except OSError:
+        return ""
+
+
+def sentence_context(doc: Document, i: int) -> str:
+    """A sentence with the heading it sits under, as embedded for span selection."""
+    s = doc.sentences[i]
+    para = doc.paragraphs[s.paragraph]
+    head = " › ".join(h for h in (para.section or para.part, para.lead) if h)
+    return (head + "\n" if head else "") + doc.text[s.start:s.end]

@@ -1,0 +1,84 @@
+"""The things that flow through the pipeline: plain dataclasses, JSON-ready."""
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+
+
+@dataclass(frozen=True)
+class Chunk:
+    """A retrieval unit: consecutive sentences of one paragraph, never crossing a section."""
+    chunk_id: int
+    text: str
+    start: int              # offsets of `text` in the cleaned report text
+    end: int
+    section: str            # section path, "三、… › （二）…"
+    lead: str               # the paragraph's topic sentence, if it has one
+    title: str              # the document's title
+    paragraph: int
+
+    @property
+    def context(self) -> str:
+        """What is embedded and indexed: the headings above the chunk, then its text."""
+        heads = [self.section] + ([self.lead] if self.lead and not self.text.startswith(self.lead) else [])
+        return " › ".join(h for h in heads if h) + "\n" + self.text
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+@dataclass(frozen=True)
+class Passage:
+    """A retrieved chunk with its scores (higher is better)."""
+    chunk: Chunk
+    score: float
+    dense: float | None = None
+    lexical: float | None = None
+
+    @property
+    def text(self) -> str:
+        return self.chunk.text
+
+    @property
+    def section(self) -> str:
+        return self.chunk.section
+
+    @property
+    def chunk_id(self) -> int:
+        return self.chunk.chunk_id
+
+    def to_dict(self) -> dict:
+        return {"chunk_id": self.chunk_id, "text": self.text, "section": self.section,
+                "start": self.chunk.start, "end": self.chunk.end, "score": self.score,
+                "dense": self.dense, "lexical": self.lexical}
+
+
+@dataclass(frozen=True)
+class Citation:
+    """Where an answer stands in the report: `quote == report_text[start:end]`."""
+    section: str
+    quote: str
+    start: int
+    end: int
+    chunk_id: int
+    span_start: int          # the answer span inside the report text
+    span_end: int
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+@dataclass
+class Answer:
+    question: str
+    found: bool
+    text: str                # a verbatim span of the report, "" when not found
+    citations: list[Citation] = field(default_factory=list)
+    passages: list[Passage] = field(default_factory=list)
+    confidence: float = 0.0
+    message: str = ""        # why nothing was found, for the user
+
+    def to_dict(self) -> dict:
+        return {"question": self.question, "found": self.found, "text": self.text,
+                "confidence": self.confidence, "message": self.message,
+                "citations": [c.to_dict() for c in self.citations],
+                "passages": [p.to_dict() for p in self.passages]}
