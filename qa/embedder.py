@@ -104,7 +104,8 @@ class Embedder:
         prompts = getattr(self.st, "prompts", {}) or {}
         self.query_prompt = "query" if "query" in prompts else None
         self.passage_prompt = next((p for p in ("passage", "document") if p in prompts), None)
-        self.dim = int(self.st.get_sentence_embedding_dimension())
+        dim = getattr(self.st, "get_embedding_dimension", None) or self.st.get_sentence_embedding_dimension
+        self.dim = int(dim())
         self._query = functools.lru_cache(maxsize=1024)(self._encode_query)
 
     def _encode(self, texts: list[str], prompt: str | None, progress: bool = False,
@@ -121,6 +122,10 @@ class Embedder:
 
     def query(self, text: str) -> np.ndarray:
         return self._query(text)
+
+    def clear_cache(self) -> None:
+        """Forget cached query vectors (benchmarks measure the uncached path)."""
+        self._query.cache_clear()
 
     def queries(self, texts: list[str]) -> np.ndarray:
         return self._encode(list(texts), self.query_prompt)
