@@ -49,6 +49,8 @@ def default_model_dir() -> Path:
 
 def _load(path_or_name: str):
     from sentence_transformers import SentenceTransformer
+    from transformers.utils import logging as hf_logging
+    hf_logging.disable_progress_bar()      # a per-tensor bar on every start is noise
     try:
         return SentenceTransformer(str(path_or_name), device="cpu", local_files_only=True)
     except Exception as e:  # the library raises many kinds; all mean "cannot load"

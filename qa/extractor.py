@@ -19,7 +19,7 @@ from .document import Document
 from .embedder import Embedder
 from .index import sentence_context
 from .schema import Answer, Citation, Passage
-from .segmenter import content_words, words
+from .segmenter import content_words, is_chinese, words
 
 FIGURE_QUESTION = re.compile(
     r"多少|几[个家项条所万亿%％倍]?|目标|比例|比重|占比|增速|增幅|幅度|百分|产量|规模|数量|总量|排名|第几|达到|"
@@ -27,38 +27,44 @@ FIGURE_QUESTION = re.compile(
     r"\bpercent|\bfigure\b|\bhow (fast|large|big|high)", re.I)
 YEAR = re.compile(r"(?<!\d)(20\d\d)(?!\d)")
 DIGIT = re.compile(r"\d")
-CJK = re.compile(r"[\u4e00-\u9fff]")
 CLAUSE = re.compile(r"[^，；：]+")
 CANDIDATE_PASSAGES = 4
+CLAUSE_FIGURE_BONUS = 0.25
+NOT_FOUND = "报告中没有找到答案。The report does not say; the closest passages are below."
 CALIBRATION = Path(__file__).with_name("calibration.json")
 
 
-def is_chinese(text: str) -> bool:
-    return len(CJK.findall(text)) >= 2
+RELATIVE_YEARS = {"今年": 0, "this year": 0, "去年": -1, "上年": -1, "过去一年": -1, "last year": -1,
+                  "明年": 1, "next year": 1}
+FEATURES = ["dense", "dense_gap", "coverage", "sentence_coverage", "clause_coverage", "rank",
+            "figure_match", "year_mismatch"]
+ACCEPT_FEATURES = ["score", "dense", "coverage", "known_words", "year_mismatch", "margin"]
+
+
+def _logit(weights: dict, feats: dict) -> float:
+    return weights.get("bias", 0.0) + sum(weights.get(k, 0.0) * v for k, v in feats.items())
 
 
 @dataclass
 class Candidate:
     sentence: int
     rank: int
-    dense: float
-    coverage: float
+    feats: dict
     score: float = 0.0
 
 
 class Calibrator:
-    """A logistic model over answer signals, fitted on the gold set (eval/calibrate.py)."""
+    """Two logistic models fitted on the gold set by eval/calibrate.py, one set per language:
+    `rank` scores candidate sentences, `accept` says whether the best one answers at all."""
 
     def __init__(self, path: Path = CALIBRATION):
         self.params = json.loads(path.read_text(encoding="utf-8"))
 
-    def features(self, lang: str, best: Candidate, top_dense: float, year_mismatch: bool) -> list[float]:
-        return [best.dense, best.coverage if lang == "zh" else 0.0, top_dense, float(year_mismatch)]
+    def rank_score(self, lang: str, feats: dict) -> float:
+        return _logit(self.params[lang]["rank"], feats)
 
-    def confidence(self, lang: str, feats: list[float]) -> float:
-        p = self.params[lang]
-        z = p["bias"] + sum(w * f for w, f in zip(p["weights"], feats))
-        return 1.0 / (1.0 + math.exp(-z))
+    def confidence(self, lang: str, feats: dict) -> float:
+        return 1.0 / (1.0 + math.exp(-_logit(self.params[lang]["accept"], feats)))
 
     def threshold(self, lang: str) -> float:
         return self.params[lang]["threshold"]
@@ -70,6 +76,7 @@ class Extractor:
         self.doc, self.vectors, self.embedder = doc, sentence_vectors, embedder
         self.calibrator = calibrator or Calibrator()
         self.contexts = [sentence_context(doc, i) for i in range(len(doc.sentences))]
+        self.sentence_index = {s.start: i for i, s in enumerate(doc.sentences)}
         df: dict[str, int] = {}
         for ctx in self.contexts:
             for w in set(words(ctx)):
@@ -77,6 +84,12 @@ class Extractor:
         n = len(self.contexts)
         self.idf = {w: math.log((n + 1) / (c + 0.5)) for w, c in df.items()}
         self.unseen_idf = math.log((n + 1) / 0.5)
+        years = YEAR.findall(doc.title)
+        self.year = int(years[0]) if years else None
+
+    def sentence_text(self, i: int) -> str:
+        s = self.doc.sentences[i]
+        return self.doc.text[s.start:s.end]
 
     # -- signals -------------------------------------------------------------
     def coverage(self, qwords: list[str], text: str) -> float:
@@ -88,38 +101,65 @@ class Extractor:
         hit = sum(wt for w, wt in zip(qwords, weights) if w in have or (len(w) > 1 and w in text))
         return hit / sum(weights)
 
-    def year_mismatch(self, question: str, sentence: int) -> bool:
+    def known_words(self, qwords: list[str]) -> float:
+        """Share of the question's words that occur anywhere in the report."""
+        return sum(w in self.idf for w in qwords) / len(qwords) if qwords else 0.0
+
+    def question_years(self, question: str) -> set[int]:
+        years = {int(y) for y in YEAR.findall(question)}
+        if self.year:
+            low = question.lower()
+            years |= {self.year + d for phrase, d in RELATIVE_YEARS.items() if phrase in low}
+        return years
+
+    def year_mismatch(self, years: set[int], sentence: int) -> bool:
         """The question names a year that neither the sentence nor its part speaks of."""
-        years = set(YEAR.findall(question))
         if not years:
             return False
-        s = self.doc.sentences[sentence]
-        para = self.doc.paragraphs[s.paragraph]
-        known = set(YEAR.findall(self.doc.text[s.start:s.end] + para.part))
+        para = self.doc.paragraphs[self.doc.sentences[sentence].paragraph]
+        known = {int(y) for y in YEAR.findall(self.sentence_text(sentence) + para.part)}
         return not (years & known)
+
+    def clause_coverage(self, qwords: list[str], text: str) -> float:
+        return max((self.coverage(qwords, m.group()) for m in CLAUSE.finditer(text)), default=0.0)
 
     def candidates(self, question: str, qvec: np.ndarray, passages: list[Passage]) -> list[Candidate]:
         lang = "zh" if is_chinese(question) else "en"
-        qwords = content_words(question)
-        seen, out = set(), []
+        qwords, years = content_words(question), self.question_years(question)
+        figure = bool(FIGURE_QUESTION.search(question))
+        out, seen = [], set()
         for rank, p in enumerate(passages[:CANDIDATE_PASSAGES]):
             for i in self._sentences_in(p.chunk.start, p.chunk.end):
                 if i in seen:
                     continue
                 seen.add(i)
-                cov = self.coverage(qwords, self.contexts[i]) if lang == "zh" else 0.0
-                out.append(Candidate(i, rank, float(self.vectors[i] @ qvec), cov))
-        figure = bool(FIGURE_QUESTION.search(question))
-        w = self.calibrator.params[lang]["rank"]
+                text = self.sentence_text(i)
+                zh = lang == "zh"
+                out.append(Candidate(i, rank, {
+                    "dense": float(self.vectors[i] @ qvec),
+                    "coverage": self.coverage(qwords, self.contexts[i]) if zh else 0.0,
+                    "sentence_coverage": self.coverage(qwords, text) if zh else 0.0,
+                    "clause_coverage": self.clause_coverage(qwords, text) if zh else 0.0,
+                    "rank": float(rank),
+                    "figure_match": float(figure and bool(DIGIT.search(text))),
+                    "year_mismatch": float(self.year_mismatch(years, i)),
+                }))
+        top = max((c.feats["dense"] for c in out), default=0.0)
         for c in out:
-            text = self.doc.text[self.doc.sentences[c.sentence].start:self.doc.sentences[c.sentence].end]
-            c.score = (w["dense"] * c.dense + w["coverage"] * c.coverage - w["rank"] * c.rank
-                       + w["figure"] * (figure and bool(DIGIT.search(text)))
-                       - w["year"] * self.year_mismatch(question, c.sentence))
+            c.feats["dense_gap"] = c.feats["dense"] - top
+            c.score = self.calibrator.rank_score(lang, c.feats)
         return sorted(out, key=lambda c: -c.score)
 
+    def accept_features(self, question: str, cands: list[Candidate]) -> dict:
+        best = cands[0]
+        qwords = content_words(question)
+        return {"score": best.score, "dense": best.feats["dense"], "coverage": best.feats["coverage"],
+                "known_words": self.known_words(qwords) if is_chinese(question) else 0.0,
+                "year_mismatch": best.feats["year_mismatch"],
+                "margin": best.score - cands[1].score if len(cands) > 1 else 1.0}
+
     def _sentences_in(self, start: int, end: int) -> list[int]:
-        first = self.doc.sentences.index(self.doc.sentence_at(start))
+        first = self.sentence_index[self.doc.sentence_at(start).start]
         out = []
         for i in range(first, len(self.doc.sentences)):
             if self.doc.sentences[i].start >= end:
@@ -129,48 +169,41 @@ class Extractor:
 
     # -- span ----------------------------------------------------------------
     def span(self, question: str, sentence: int) -> tuple[int, int]:
-        """The clause with the figure for figure questions, else the whole sentence."""
+        """The clause that best matches a figure question, else the whole sentence."""
         s = self.doc.sentences[sentence]
-        text = self.doc.text[s.start:s.end]
+        text = self.sentence_text(sentence)
         if not FIGURE_QUESTION.search(question):
             return s.start, s.end
-        clauses = [(m.start(), m.end()) for m in CLAUSE.finditer(text.rstrip("。！？”"))
-                   if DIGIT.search(m.group())]
-        if not clauses:
+        clauses = [(m.start(), m.end()) for m in CLAUSE.finditer(text.rstrip("。！？”"))]
+        if len(clauses) < 2:
             return s.start, s.end
-        if len(clauses) > 1:
-            clauses = self._rank_clauses(question, text, clauses)
-        a, b = clauses[0]
+        a, b = self._best_clause(question, text, clauses)
         return s.start + a, s.start + b
 
-    def _rank_clauses(self, question: str, text: str, clauses: list[tuple[int, int]]):
+    def _best_clause(self, question: str, text: str, clauses: list[tuple[int, int]]) -> tuple[int, int]:
         if is_chinese(question):
             qwords = content_words(question)
-            scores = [self.coverage(qwords, text[a:b]) for a, b in clauses]
+            match = [self.coverage(qwords, text[a:b]) for a, b in clauses]
         else:
             vecs = self.embedder.passages([text[a:b] for a, b in clauses])
-            scores = list(vecs @ self.embedder.query(question))
-        order = sorted(range(len(clauses)), key=lambda i: -scores[i])
-        return [clauses[i] for i in order]
+            match = list(vecs @ self.embedder.query(question))
+        # A figure question wants a figure: prefer a clause that has one.
+        scores = [m + CLAUSE_FIGURE_BONUS * bool(DIGIT.search(text[a:b])) for m, (a, b) in zip(match, clauses)]
+        return clauses[int(np.argmax(scores))]
 
     # -- answer --------------------------------------------------------------
     def answer(self, question: str, qvec: np.ndarray, passages: list[Passage]) -> Answer:
         lang = "zh" if is_chinese(question) else "en"
         cands = self.candidates(question, qvec, passages)
         if not cands:
-            return Answer(question, False, "", passages=passages,
-                          message="The report has nothing close to this question.")
-        best = cands[0]
-        top_dense = max((p.dense or 0.0) for p in passages)
-        feats = self.calibrator.features(lang, best, top_dense, self.year_mismatch(question, best.sentence))
-        confidence = self.calibrator.confidence(lang, feats)
+            return Answer(question, False, "", passages=passages, message=NOT_FOUND)
+        confidence = self.calibrator.confidence(lang, self.accept_features(question, cands))
         if confidence < self.calibrator.threshold(lang):
-            return Answer(question, False, "", passages=passages, confidence=confidence,
-                          message="The report does not say. The closest passages are below.")
+            return Answer(question, False, "", passages=passages, confidence=confidence, message=NOT_FOUND)
+        best = cands[0]
         a, b = self.span(question, best.sentence)
         s = self.doc.sentences[best.sentence]
-        chunk = passages[best.rank].chunk
         para = self.doc.paragraphs[s.paragraph]
-        citation = Citation(para.path, self.doc.text[s.start:s.end], s.start, s.end,
-                            chunk.chunk_id, a, b)
+        citation = Citation(para.path, self.sentence_text(best.sentence), s.start, s.end,
+                            passages[best.rank].chunk_id, a, b)
         return Answer(question, True, self.doc.text[a:b], [citation], passages, confidence)

@@ -13,7 +13,7 @@ import numpy as np
 from .embedder import Embedder
 from .index import Index
 from .schema import Passage
-from .segmenter import words
+from .segmenter import is_chinese, words
 
 MODES = ("hybrid", "dense", "bm25")
 RRF_K = 20          # small k: trust the top of each ranking, as the report has ~100 chunks
@@ -65,7 +65,9 @@ class Retriever:
             fused = lexical
         else:
             # Dense similarities are all positive; rank them against their spread instead of 0.
-            fused = rrf(dense - dense.min() + 1e-6) + rrf(lexical)
+            # Lexical matching only speaks for questions in the report's own script: an English
+            # question shares stray tokens (years, acronyms) with the text, which is noise.
+            fused = rrf(dense - dense.min() + 1e-6) + (rrf(lexical) if is_chinese(query) else 0.0)
         return Scores(dense, lexical, fused)
 
     def retrieve(self, query: str, k: int = 5, mode: str = "hybrid",

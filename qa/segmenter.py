@@ -8,6 +8,7 @@ import re
 import jieba
 
 jieba.setLogLevel(logging.WARNING)
+_CJK = re.compile(r"[\u4e00-\u9fff]")
 _WORD = re.compile(r"[\w.%‰]+")
 # Question words and particles say what is asked, not what it is about.
 STOPWORDS = frozenset("""
@@ -31,3 +32,8 @@ def words(text: str) -> tuple[str, ...]:
 
 def content_words(text: str) -> list[str]:
     return [w for w in dict.fromkeys(words(text)) if w not in STOPWORDS]
+
+
+def is_chinese(text: str) -> bool:
+    """Written in Chinese (the report's script), as opposed to English or another language."""
+    return len(_CJK.findall(text)) >= 2

@@ -1,0 +1,28 @@
+"""Shared fixtures: the real report, the real model, the real index (built once per checkout)."""
+from __future__ import annotations
+
+import pytest
+
+from qa import ReportQA
+from qa.document import read_report
+from qa.engine import BUNDLED_REPORT
+
+
+@pytest.fixture(scope="session")
+def qa() -> ReportQA:
+    return ReportQA.load()
+
+
+@pytest.fixture(scope="session")
+def doc():
+    return read_report(BUNDLED_REPORT)
+
+
+@pytest.fixture(scope="session")
+def small_report(tmp_path_factory):
+    """The report's first pages (title to the end of part one's section 2), as the PDF gave them."""
+    lines = BUNDLED_REPORT.read_text(encoding="utf-8").splitlines()
+    end = next(i for i, ln in enumerate(lines) if ln.strip().startswith("（三）产业升级"))
+    path = tmp_path_factory.mktemp("report") / "small.txt"
+    path.write_text("\n".join(lines[:end]) + "\n", encoding="utf-8")
+    return path

@@ -1,0 +1,102 @@
+import json
+
+import pytest
+
+from qa import Answer, ReportQA
+from qa.errors import QuestionError
+
+
+def _check_citation(qa: ReportQA, ans: Answer):
+    c = ans.citations[0]
+    assert qa.text[c.start:c.end] == c.quote
+    assert qa.text[c.span_start:c.span_end] == ans.text
+    assert c.start <= c.span_start < c.span_end <= c.end
+
+
+@pytest.mark.parametrize("question, span, section", [
+    ("技术合同成交额增长了多少？", "技术合同成交额增长 33.4%", "一、2023年工作回顾 › （二）创新能力明显提升"),
+    ("2024年经济增长的预期目标是多少？", "经济增长 5.5%", "二、2024年工作总体要求和主要目标"),
+    ("2023年粮食产量是多少？", "粮食产量 1324.9 亿斤", "一、2023年工作回顾 › （一）经济运行整体向好"),
+    ("今年城镇新增就业目标是多少？", "110万人以上", "二、2024年工作总体要求和主要目标"),
+    ("2024年计划造林多少亩？", "造林 153万亩", "三、2024年重点工作安排 › （七）深化污染防治攻坚，推进绿色低碳转型"),
+])
+def test_figure_questions_get_the_clause_with_the_figure(qa, question, span, section):
+    ans = qa.ask(question)
+    assert ans.found and span in ans.text and len(ans.text) <= 40
+    assert ans.citations[0].section == section
+    _check_citation(qa, ans)
+    assert 0.0 <= ans.confidence <= 1.0
+
+
+def test_descriptive_question_gets_the_sentence(qa):
+    ans = qa.ask("为改善入黄河水质，河南要实施什么工程？")
+    assert ans.found and "清水入黄河" in ans.text and ans.text == ans.citations[0].quote
+    _check_citation(qa, ans)
+
+
+def test_english_question_is_answered_from_the_chinese_text(qa):
+    ans = qa.ask("What is Henan's economic growth target for 2024?")
+    assert ans.found and "5.5%" in ans.text
+    _check_citation(qa, ans)
+
+
+@pytest.mark.parametrize("question", ["2024年河南省常住人口是多少？", "山东省2024年经济增长目标是多少？",
+                                      "Who won the 2022 football World Cup?"])
+def test_questions_the_report_does_not_answer_are_declined(qa, question):
+    ans = qa.ask(question)
+    assert not ans.found and ans.text == "" and not ans.citations
+    assert ans.passages, "the closest passages are still returned"
+    assert "does not say" in ans.message
+
+
+def test_passages_are_ranked_with_scores_and_sections(qa):
+    ans = qa.ask("新能源汽车产业集群要推动哪些项目？")
+    assert len(ans.passages) == 5
+    scores = [p.score for p in ans.passages]
+    assert scores == sorted(scores, reverse=True)
+    assert all(p.section and p.text and isinstance(p.chunk_id, int) for p in ans.passages)
+    assert "新能源汽车产业集群" in ans.passages[0].text
+
+
+def test_search_returns_passages_only(qa):
+    passages = qa.search("新能源汽车", k=3)
+    assert len(passages) == 3 and any("新能源汽车" in p.text for p in passages)
+
+
+def test_hybrid_beats_each_side_on_a_lexical_and_a_paraphrased_question(qa):
+    lexical = "开封综保区2023年有什么新进展？"
+    assert "开封综保区" in qa.search(lexical, k=1, mode="hybrid")[0].text
+    assert "开封综保区" in qa.search(lexical, k=1, mode="bm25")[0].text
+
+
+def test_to_dict_is_json_and_carries_the_contract(qa):
+    d = qa.ask("技术合同成交额增长了多少？").to_dict()
+    back = json.loads(json.dumps(d, ensure_ascii=False))
+    assert back["found"] is True and "33.4%" in back["text"]
+    assert {"section", "quote", "start", "end"} <= set(back["citations"][0])
+    assert {"text", "section", "score", "chunk_id"} <= set(back["passages"][0])
+
+
+@pytest.mark.parametrize("bad, message", [("", "empty"), ("   \n\t ", "empty"), ("\x00\x07", "empty"),
+                                          ("问" * 10_000, "10,000 characters")])
+def test_bad_questions_get_a_clear_error(qa, bad, message):
+    with pytest.raises(QuestionError, match=message):
+        qa.ask(bad)
+
+
+def test_control_characters_and_mixed_scripts_are_handled(qa):
+    ans = qa.ask("技术合同\x00成交额\u200b增长了多少？")
+    assert "33.4%" in ans.text
+    ans = qa.ask("Henan 2024 的 GDP growth target 是多少？ Привет")
+    assert isinstance(ans.found, bool)
+
+
+@pytest.mark.parametrize("k", [0, 51, "5", 2.5, True])
+def test_bad_k_is_a_clear_error(qa, k):
+    with pytest.raises(QuestionError, match="k must be"):
+        qa.ask("技术合同成交额增长了多少？", k=k)
+
+
+def test_bad_mode_is_a_clear_error(qa):
+    with pytest.raises(ValueError, match="Unknown retrieval mode"):
+        qa.search("新能源汽车", mode="magic")
