@@ -1,0 +1,358 @@
+"""The web chat (app.py), end to end: a real server process, a real browser, real API clients.
+
+One app.py subprocess serves the whole module (the first start may build the index, so the
+wait is generous).  The browser is the system Chromium driven by Playwright; screenshots go
+to tests/artifacts/ (git-ignored).  Set UPDATE_SCREENSHOT=1 to also refresh docs/screenshot.png.
+"""
+from __future__ import annotations
+
+import os
+import re
+import socket
+import subprocess
+import sys
+import threading
+import time
+import urllib.request
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from types import SimpleNamespace
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+ARTIFACTS = ROOT / "tests" / "artifacts"
+DOCS_SCREENSHOT = ROOT / "docs" / "screenshot.png"
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--no-first-run", "--disable-background-networking",
+                 "--disable-component-update", "--disable-sync"]
+START_TIMEOUT = 180
+ANSWER_TIMEOUT = 30_000      # ms, Playwright
+
+TECH_Q = "技术合同成交额增长了多少？"
+TECH_SPAN = "33.4%"
+TECH_SECTION = "（二）创新能力明显提升"
+ENGLISH_Q = "What is the 2024 economic growth target?"
+UNANSWERABLE_Q = "2024年河南省常住人口是多少？"
+XSS_IMG = '<img src=x onerror="window.__xss=1;alert(1)">'
+XSS_SCRIPT = "<script>window.__xss=2;alert(2)</script>"
+
+# Distinct questions whose answers were checked against ReportQA.ask: question -> text the answer
+# span must contain.  Several answers look alike (5.5% / 5.5%左右, 7% twice), so each expected
+# text carries its own keyword and a mixed-up reply cannot pass.
+KNOWN = {
+    "2024年经济增长的预期目标是多少？": "经济增长 5.5%",
+    "研发经费投入强度目标是多少？": "研发经费投入强度 2.1%",
+    "规上工业增加值增长目标是多少？": "规上工业增加值增长 6.5%",
+    "固定资产投资增长目标是多少？": "固定资产投资增长 7%",
+    "2024年社会消费品零售总额增长目标是多少？": "社会消费品零售总额增长 7%",
+    "一般公共预算收入增长目标是多少？": "一般公共预算收入增长 5%",
+    "城镇调查失业率目标是多少？": "城镇调查失业率 5.5%左右",
+    "2024年城镇新增就业目标是多少？": "110万人",
+    "居民消费价格涨幅目标是多少？": "居民消费价格涨幅 3%左右",
+    "2024年粮食产量目标是多少？": "1300亿斤",
+    "单位生产总值能耗下降目标是多少？": "能耗下降 3%以上",
+    "2023年全年生产总值增长多少？": "生产总值增长 4.1%",
+    "2023年工业投资增长多少？": "工业投资增长 8.9%",
+    "2023年技改投资增长了多少？": "技改投资增长 17.4%",
+    "居民人均可支配收入增长多少？": "可支配收入增长 6.1%",
+    "2023年粮食产量是多少？": "1324.9",
+    "经营主体有多少户？": "1094万户",
+    TECH_Q: "技术合同成交额增长 33.4%",
+    "发明专利授权量增长了多少？": "发明专利授权量增长 20.3%",
+    "战略性新兴产业增加值增长多少？": "战略性新兴产业增加值增长 10.3%",
+    "高技术制造业增加值增长多少？": "高技术制造业增加值增长 11.7%",
+    "整车产量是多少？": "100万辆",
+    "国家级创新平台有多少家？": "172家",
+    "全国重点实验室有多少家？": "13 家",
+}
+
+
+# ------------------------------------------------------------------ fixtures
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture(scope="module")
+def server():
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    port = _free_port()
+    log_path = ARTIFACTS / "app.log"
+    log = open(log_path, "w")
+    started = time.monotonic()
+    proc = subprocess.Popen([sys.executable, "app.py", "--port", str(port)], cwd=ROOT,
+                            stdout=log, stderr=subprocess.STDOUT, env={**os.environ, "PYTHONUNBUFFERED": "1"})
+    url = f"http://127.0.0.1:{port}"
+    try:
+        while True:
+            if proc.poll() is not None:
+                pytest.fail(f"app.py exited with {proc.returncode}:\n{log_path.read_text()[-3000:]}")
+            if time.monotonic() - started > START_TIMEOUT:
+                pytest.fail(f"app.py not ready after {START_TIMEOUT} s:\n{log_path.read_text()[-3000:]}")
+            if "Ready:" in log_path.read_text():
+                try:
+                    with urllib.request.urlopen(url + "/", timeout=5) as r:
+                        if r.status == 200:
+                            break
+                except OSError:
+                    pass
+            time.sleep(0.5)
+        yield SimpleNamespace(url=url, port=port, log=log_path, startup=time.monotonic() - started)
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(15)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait(5)
+        log.close()
+
+
+@pytest.fixture(scope="module")
+def client(server):
+    from gradio_client import Client
+    return Client(server.url + "/", verbose=False)
+
+
+@pytest.fixture(scope="module")
+def browser(server):
+    from playwright.sync_api import sync_playwright
+    with sync_playwright() as p:
+        b = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        yield b
+        b.close()
+
+
+class Chat:
+    """One browser tab on the app, recording every dialog the page tries to open."""
+
+    def __init__(self, browser, url):
+        self.page = browser.new_page(viewport={"width": 1280, "height": 1000})
+        self.dialogs: list[str] = []
+        self.page.on("dialog", self._dialog)
+        self.page.goto(url + "/")
+        self.box = self.page.locator("#qa-question textarea")
+        self.box.wait_for(timeout=ANSWER_TIMEOUT)
+        self.replies = self.page.locator("#qa-chat .qa-reply")
+
+    def _dialog(self, d):
+        self.dialogs.append(d.message)
+        d.dismiss()
+
+    def submit(self, question: str):
+        n = self.replies.count()
+        self.box.fill(question)
+        self.box.press("Enter")
+        return n
+
+    def wait_reply(self, before: int):
+        """The reply that follows `before` replies, once the box is usable again."""
+        self.page.wait_for_function(
+            "n => document.querySelectorAll('#qa-chat .qa-reply').length > n", arg=before,
+            timeout=ANSWER_TIMEOUT)
+        self.page.wait_for_function(
+            "() => { const t = document.querySelector('#qa-question textarea'); return t && !t.disabled; }",
+            timeout=ANSWER_TIMEOUT)
+        return self.replies.nth(before)
+
+    def ask(self, question: str):
+        return self.wait_reply(self.submit(question))
+
+    def open_panels(self):
+        for panel in ("#qa-sources-panel", "#qa-context-panel"):
+            if not self.page.locator(panel).locator(".qa-sources, .qa-context, .qa-empty").first.is_visible():
+                self.page.locator(panel).get_by_role("button").first.click()
+
+    def close(self):
+        self.page.close()
+
+
+# --------------------------------------------------------------------- tests
+
+def test_help_lists_the_options():
+    out = subprocess.run([sys.executable, "app.py", "--help"], cwd=ROOT, capture_output=True, text=True,
+                         timeout=60)
+    assert out.returncode == 0, out.stderr
+    for option in ("--host", "--port", "--model", "--index-dir", "--top-k", "--report"):
+        assert option in out.stdout
+    assert "127.0.0.1" in out.stdout
+
+
+def test_start_says_when_ready_on_localhost(server):
+    log = server.log.read_text()
+    assert f"Ready: http://127.0.0.1:{server.port}" in log
+    assert "Traceback" not in log
+
+
+def test_api_endpoint_is_named_ask_and_alone(client):
+    api = client.view_api(return_format="dict", print_info=False)
+    assert list(api["named_endpoints"]) == ["/ask"]          # the chat's own events are private
+    assert not api["unnamed_endpoints"]
+    params = [p["parameter_name"] for p in api["named_endpoints"]["/ask"]["parameters"]]
+    assert params == ["question", "k"]
+
+
+def test_api_answer_is_a_cited_quotation(client):
+    r = client.predict(TECH_Q, api_name="/ask")
+    assert r["error"] is None and r["found"] is True
+    assert TECH_SPAN in r["text"]
+    c = r["citations"][0]
+    assert TECH_SECTION in c["section"]
+    assert r["text"] in c["quote"]                          # the span is inside the quoted sentence
+    assert c["start"] <= c["span_start"] < c["span_end"] <= c["end"]
+    assert len(r["passages"]) == 5                          # --top-k default
+    assert len(client.predict(TECH_Q, 2, api_name="/ask")["passages"]) == 2
+
+
+def test_api_refuses_empty_and_oversized_questions_with_a_message(client):
+    for question in ("", "   \n\t ", "x" * 10_000):
+        r = client.predict(question, api_name="/ask")
+        assert r["found"] is False and r["text"] == "" and r["citations"] == []
+        assert r["error"] and r["message"] == r["error"]
+    assert "empty" in client.predict("", api_name="/ask")["error"]
+    assert "10,000" in client.predict("x" * 10_000, api_name="/ask")["error"]
+    assert "k must be" in client.predict(TECH_Q, 0, api_name="/ask")["error"]
+
+
+def test_api_says_when_the_report_has_no_answer(client):
+    r = client.predict(UNANSWERABLE_Q, api_name="/ask")
+    assert r["error"] is None and r["found"] is False and r["text"] == ""
+    assert r["message"] and r["passages"]                     # why, and the closest passages
+
+
+def test_concurrent_users_each_get_their_own_answer(server):
+    """24 clients (24 sessions) ask 24 different questions at the same moment."""
+    from gradio_client import Client
+    questions = list(KNOWN)
+    barrier = threading.Barrier(len(questions))
+
+    def one(question):
+        c = Client(server.url + "/", verbose=False)
+        barrier.wait(timeout=60)
+        return question, c.predict(question, api_name="/ask")
+
+    with ThreadPoolExecutor(len(questions)) as pool:
+        results = list(pool.map(one, questions))
+    assert len(results) == len(questions) >= 20
+    wrong = [(q, r["question"], r["text"]) for q, r in results
+             if r["question"] != q or not r["found"] or KNOWN[q] not in r["text"]]
+    assert not wrong
+
+
+@pytest.mark.xfail(reason="engine gap: English questions are not answered reliably yet "
+                          "(reported with issue 3); the chat shows whatever the engine answers",
+                   strict=False)
+def test_english_question_gets_the_growth_target(client):
+    r = client.predict(ENGLISH_Q, api_name="/ask")
+    assert r["found"] and "5.5%" in r["text"]
+
+
+def test_browser_chat_end_to_end(server, browser, client):
+    chat = Chat(browser, server.url)
+    page = chat.page
+    page.evaluate("() => { delete window.__xss; }")
+
+    # A Chinese question: the span, prominent; the quote with the span marked; the section.
+    reply = chat.ask(TECH_Q)
+    assert TECH_SPAN in reply.locator(".qa-answer").inner_text()
+    assert "答案 Answer" in reply.inner_text()
+    cite = reply.locator(".qa-cite").first
+    assert TECH_SPAN in cite.locator("mark.qa-span").inner_text()
+    assert "[1]" in cite.inner_text() and TECH_SECTION in cite.locator(".qa-section").inner_text()
+
+    # Sources and the passage in its place in the report.
+    chat.open_panels()
+    sources = page.locator("#qa-sources")
+    assert TECH_SECTION in sources.inner_text() and "分数 Score" in sources.inner_text()
+    assert sources.locator("li").count() == 5
+    context = page.locator("#qa-context")
+    assert TECH_SPAN in context.locator(".qa-context mark.qa-span").inner_text()
+    page.wait_for_timeout(300)
+    page.screenshot(path=str(ARTIFACTS / "chat-answer.png"), full_page=True)
+    if os.environ.get("UPDATE_SCREENSHOT") or not DOCS_SCREENSHOT.exists():
+        DOCS_SCREENSHOT.parent.mkdir(exist_ok=True)
+        page.screenshot(path=str(DOCS_SCREENSHOT), full_page=True)
+    page.locator("#qa-context summary").click()                 # the whole report, scrolled to the quote
+    assert TECH_SPAN in context.locator(".qa-fulltext mark.qa-span").inner_text()
+    page.wait_for_function("() => document.querySelector('#qa-context .qa-fulltext').scrollTop > 0",
+                           timeout=5000)
+
+    # An English question: the chat shows exactly what the engine answers.
+    expected = client.predict(ENGLISH_Q, api_name="/ask")
+    reply = chat.ask(ENGLISH_Q)
+    if expected["found"]:
+        assert reply.locator(".qa-answer").inner_text().startswith(expected["text"])
+        assert expected["citations"][0]["section"] in reply.inner_text()
+    else:
+        assert "The report does not answer this question" in reply.inner_text()
+
+    # A question the report cannot answer: a plain statement, then the closest passages, labelled.
+    reply = chat.ask(UNANSWERABLE_Q)
+    text = reply.inner_text()
+    assert "报告中没有这个问题的答案" in text and "The report does not answer this question" in text
+    assert "Closest passages" in text and reply.locator("li").count() >= 1
+    assert reply.locator(".qa-answer").count() == 0
+
+    # HTML in the question is shown as text and nothing in it runs: not in the chat, not in Sources.
+    hostile = f"{XSS_IMG} {XSS_SCRIPT} **bold** $$x^2$$ ${{7*7}}"
+    chat.ask(hostile)
+    page.wait_for_timeout(500)
+    assert chat.dialogs == []
+    assert page.evaluate("() => window.__xss") is None
+    assert page.locator("img[src='x']").count() == 0
+    assert page.locator("#qa-chat script, #qa-sources script, #qa-context script").count() == 0
+    user_text = page.locator("#qa-chat .qa-user").last.inner_text()
+    assert XSS_IMG in user_text and XSS_SCRIPT in user_text and "**bold** $$x^2$$ ${7*7}" in user_text
+    assert XSS_IMG in page.locator("#qa-sources").inner_text()
+    page.screenshot(path=str(ARTIFACTS / "chat-xss.png"), full_page=True)
+
+    # Empty and 10,000-character questions: a clear message as the reply.
+    reply = chat.ask("")
+    assert "请输入一个关于报告的问题" in reply.inner_text() and "empty" in reply.inner_text()
+    reply = chat.ask("长" * 10_000)
+    assert "问题太长" in reply.inner_text() and "10,000" in reply.inner_text()
+    assert "10,000 characters in all" in page.locator("#qa-chat .qa-user").last.inner_text()
+
+    # Rapid repeated submits: one answer, nothing stuck, no error toast.
+    before = chat.replies.count()
+    chat.box.fill(TECH_Q)
+    chat.box.focus()
+    for _ in range(6):
+        page.keyboard.press("Enter")
+    reply = chat.wait_reply(before)
+    page.wait_for_timeout(1500)
+    new = [chat.replies.nth(i).inner_text() for i in range(before, chat.replies.count())]
+    assert new and all(TECH_SPAN in t for t in new), new
+    assert "Searching the report" not in page.locator("#qa-chat").inner_text()
+    assert chat.box.is_editable()
+
+    # An example question runs when clicked; Clear empties the chat.
+    before = chat.replies.count()
+    page.locator("#qa-examples button", has_text="2024年经济增长的预期目标是多少？").click()
+    assert "5.5%" in chat.wait_reply(before).locator(".qa-answer").inner_text()
+    page.locator("#qa-clear").click()
+    page.wait_for_function("() => document.querySelectorAll('#qa-chat .qa-reply').length === 0",
+                           timeout=ANSWER_TIMEOUT)
+    assert "提问后" in page.locator("#qa-sources").inner_text()
+
+    assert page.locator(".toast-body").count() == 0
+    assert chat.dialogs == [] and page.evaluate("() => window.__xss") is None
+    page.screenshot(path=str(ARTIFACTS / "chat-end.png"), full_page=True)
+    chat.close()
+
+
+def test_browser_sessions_do_not_mix(server, browser):
+    """Three tabs ask at the same time; each chat shows only its own question and answer."""
+    asks = {"2024年经济增长的预期目标是多少？": "5.5%", TECH_Q: TECH_SPAN, "整车产量是多少？": "100万辆"}
+    chats = [Chat(browser, server.url) for _ in asks]
+    befores = [chat.submit(q) for chat, q in zip(chats, asks)]
+    for chat, before, (question, span) in zip(chats, befores, asks.items()):
+        reply = chat.wait_reply(before)
+        assert span in reply.locator(".qa-answer").inner_text()
+        assert chat.replies.count() == 1
+        assert chat.page.locator("#qa-chat .qa-user").all_inner_texts() == [question]
+    for chat in chats:
+        chat.close()
