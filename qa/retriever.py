@@ -1,8 +1,11 @@
-"""Retrieve: score every chunk densely and lexically, then fuse the two rankings.
+"""Retrieve: score every chunk densely and lexically, then fuse the two.
 
-Lexical and dense retrieval fail on different questions, so they are fused by
-reciprocal rank.  A side with no signal (an English question shares no word
-with the Chinese text) gets no vote instead of voting with ties.
+Lexical and dense retrieval fail on different questions, so they are fused:
+the dense similarity as a z-score over the report's chunks, plus BM25 as a
+share of the best BM25 score.  On the gold set this beat reciprocal-rank
+fusion at every k tried (top-1 0.93 vs 0.86-0.89 on Chinese questions), as it
+keeps how far ahead the best match is.  An English question shares only stray
+tokens (years, acronyms) with the Chinese text, so it is ranked densely alone.
 """
 from __future__ import annotations
 
@@ -16,7 +19,8 @@ from .schema import Passage
 from .segmenter import is_chinese, words
 
 MODES = ("hybrid", "dense", "bm25")
-RRF_K = 20          # small k: trust the top of each ranking, as the report has ~100 chunks
+DENSE_WEIGHT = 0.4
+LEXICAL_SCALE = 3.0     # a top BM25 match counts as much as a chunk three deviations above the mean
 
 
 @dataclass
@@ -26,17 +30,11 @@ class Scores:
     fused: np.ndarray
 
 
-def rrf(scores: np.ndarray, k: int = RRF_K) -> np.ndarray:
-    """1/(k + rank) for chunks with any signal, 0 for the rest."""
-    out = np.zeros_like(scores, dtype=np.float64)
-    if not np.any(scores > 0):
-        return out
-    order = np.argsort(-scores, kind="stable")
-    ranks = np.empty(len(scores), dtype=np.int64)
-    ranks[order] = np.arange(len(scores))
-    out = 1.0 / (k + 1 + ranks)
-    out[scores <= 0] = 0.0
-    return out
+def fuse(dense: np.ndarray, lexical: np.ndarray, lexical_votes: bool) -> np.ndarray:
+    z = (dense - dense.mean()) / (dense.std() + 1e-9)
+    if not lexical_votes or lexical.max() <= 0:
+        return z
+    return DENSE_WEIGHT * z + (1 - DENSE_WEIGHT) * LEXICAL_SCALE * lexical / lexical.max()
 
 
 class Retriever:
@@ -64,10 +62,7 @@ class Retriever:
         elif mode == "bm25":
             fused = lexical
         else:
-            # Dense similarities are all positive; rank them against their spread instead of 0.
-            # Lexical matching only speaks for questions in the report's own script: an English
-            # question shares stray tokens (years, acronyms) with the text, which is noise.
-            fused = rrf(dense - dense.min() + 1e-6) + (rrf(lexical) if is_chinese(query) else 0.0)
+            fused = fuse(dense, lexical, lexical_votes=is_chinese(query))
         return Scores(dense, lexical, fused)
 
     def retrieve(self, query: str, k: int = 5, mode: str = "hybrid",

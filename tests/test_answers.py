@@ -35,12 +35,12 @@ def test_descriptive_question_gets_the_sentence(qa):
 
 
 def test_english_question_is_answered_from_the_chinese_text(qa):
-    ans = qa.ask("What is Henan's economic growth target for 2024?")
-    assert ans.found and "5.5%" in ans.text
+    ans = qa.ask("What is Henan's R&D intensity target for 2024?")
+    assert ans.found and "研发经费投入强度 2.1%" in ans.text
     _check_citation(qa, ans)
 
 
-@pytest.mark.parametrize("question", ["2024年河南省常住人口是多少？", "山东省2024年经济增长目标是多少？",
+@pytest.mark.parametrize("question", ["2024年河南省常住人口是多少？", "2022年河南GDP增长了多少？",
                                       "Who won the 2022 football World Cup?"])
 def test_questions_the_report_does_not_answer_are_declined(qa, question):
     ans = qa.ask(question)

@@ -33,9 +33,10 @@ def test_quality_does_not_regress(summary, name):
 
 def test_fusion_beats_each_side_alone(qa):
     run = _load_eval()
-    gold = [g for g in run.load_gold() if g["lang"] == "zh"]
-    hit1 = {m: run.evaluate(qa, gold, m)["summary"]["overall"]["hit@1"] for m in ("bm25", "dense", "hybrid")}
-    assert hit1["hybrid"] >= hit1["bm25"] and hit1["hybrid"] > hit1["dense"], hit1
+    gold = [g for g in run.load_gold() if g["lang"] == "zh" and g["answers"]]
+    hit1 = {m: sum(run.contains_gold(qa.search(g["question"], k=1, mode=m)[0].text, g["answers"])
+                   for g in gold) / len(gold) for m in ("bm25", "dense", "hybrid")}
+    assert hit1["hybrid"] > hit1["bm25"] + 0.02 and hit1["hybrid"] > hit1["dense"] + 0.1, hit1
 
 
 def test_gold_strings_occur_in_the_report(qa):
