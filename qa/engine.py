@@ -55,7 +55,7 @@ class ReportQA:
     def __init__(self, doc: Document, index: Index, embedder: Embedder):
         self.doc, self.index, self.embedder = doc, index, embedder
         self.retriever = Retriever(index, embedder)
-        self.extractor = Extractor(doc, index.sentence_vectors, embedder)
+        self.extractor = Extractor(doc, index.sentence_vectors, embedder, index.glossary)
 
     @property
     def text(self) -> str:

@@ -18,6 +18,7 @@ import numpy as np
 from .document import Document
 from .embedder import Embedder
 from .index import sentence_context
+from .glossary import Glossary
 from .schema import Answer, Citation, Passage
 from .segmenter import content_words, is_chinese, words
 
@@ -25,6 +26,12 @@ FIGURE_QUESTION = re.compile(
     r"多少|几[个家项条所万亿%％倍]?|目标|比例|比重|占比|增速|增幅|幅度|百分|产量|规模|数量|总量|排名|第几|达到|"
     r"how (many|much)|what (percentage|share|proportion|rate|number)|\btarget|\bgrowth\b|\brate\b|\bnumber\b|"
     r"\bpercent|\bfigure\b|\bhow (fast|large|big|high)", re.I)
+# Asks for an amount: the answer must then state one.
+AMOUNT_QUESTION = re.compile(r"多少|几[个家项条所万亿倍次届辆人]|百分之几|第几|how (many|much)|by how much|"
+                             r"what (percentage|share|proportion)", re.I)
+FIGURE = re.compile(r"\d|第[一二三四五六七八九十]+|[一二三四五六七八九十两][十百千万亿]")
+UNIT = re.compile(r"多少(亿元|万元|[\u4e00-\u9fff])")
+GENERIC_UNITS = set("是呢啊吗年")
 YEAR = re.compile(r"(?<!\d)(20\d\d)(?!\d)")
 DIGIT = re.compile(r"\d")
 CLAUSE = re.compile(r"[^，；：]+")
@@ -38,7 +45,8 @@ RELATIVE_YEARS = {"今年": 0, "this year": 0, "去年": -1, "上年": -1, "过�
                   "明年": 1, "next year": 1}
 FEATURES = ["dense", "dense_gap", "coverage", "sentence_coverage", "clause_coverage", "rank",
             "figure_match", "year_mismatch"]
-ACCEPT_FEATURES = ["score", "dense", "coverage", "known_words", "year_mismatch", "margin"]
+ACCEPT_FEATURES = ["score", "dense", "coverage", "known_words", "year_mismatch", "margin",
+                   "figure_missing", "unit_missing"]
 
 
 def _logit(weights: dict, feats: dict) -> float:
@@ -72,8 +80,8 @@ class Calibrator:
 
 class Extractor:
     def __init__(self, doc: Document, sentence_vectors: np.ndarray, embedder: Embedder,
-                 calibrator: Calibrator | None = None):
-        self.doc, self.vectors, self.embedder = doc, sentence_vectors, embedder
+                 glossary: Glossary, calibrator: Calibrator | None = None):
+        self.doc, self.vectors, self.embedder, self.glossary = doc, sentence_vectors, embedder, glossary
         self.calibrator = calibrator or Calibrator()
         self.contexts = [sentence_context(doc, i) for i in range(len(doc.sentences))]
         self.sentence_index = {s.start: i for i, s in enumerate(doc.sentences)}
@@ -101,6 +109,12 @@ class Extractor:
         hit = sum(wt for w, wt in zip(qwords, weights) if w in have or (len(w) > 1 and w in text))
         return hit / sum(weights)
 
+    def question_words(self, question: str) -> list[str]:
+        """The words to look for: the question's own, or the glossary's Chinese for an English one."""
+        if is_chinese(question):
+            return content_words(question)
+        return [w for w in dict.fromkeys(self.glossary.translate(question)) if w in self.idf]
+
     def known_words(self, qwords: list[str]) -> float:
         """Share of the question's words that occur anywhere in the report."""
         return sum(w in self.idf for w in qwords) / len(qwords) if qwords else 0.0
@@ -125,7 +139,7 @@ class Extractor:
 
     def candidates(self, question: str, qvec: np.ndarray, passages: list[Passage]) -> list[Candidate]:
         lang = "zh" if is_chinese(question) else "en"
-        qwords, years = content_words(question), self.question_years(question)
+        qwords, years = self.question_words(question), self.question_years(question)
         figure = bool(FIGURE_QUESTION.search(question))
         out, seen = [], set()
         for rank, p in enumerate(passages[:CANDIDATE_PASSAGES]):
@@ -134,12 +148,11 @@ class Extractor:
                     continue
                 seen.add(i)
                 text = self.sentence_text(i)
-                zh = lang == "zh"
                 out.append(Candidate(i, rank, {
                     "dense": float(self.vectors[i] @ qvec),
-                    "coverage": self.coverage(qwords, self.contexts[i]) if zh else 0.0,
-                    "sentence_coverage": self.coverage(qwords, text) if zh else 0.0,
-                    "clause_coverage": self.clause_coverage(qwords, text) if zh else 0.0,
+                    "coverage": self.coverage(qwords, self.contexts[i]),
+                    "sentence_coverage": self.coverage(qwords, text),
+                    "clause_coverage": self.clause_coverage(qwords, text),
                     "rank": float(rank),
                     "figure_match": float(figure and bool(DIGIT.search(text))),
                     "year_mismatch": float(self.year_mismatch(years, i)),
@@ -152,11 +165,17 @@ class Extractor:
 
     def accept_features(self, question: str, cands: list[Candidate]) -> dict:
         best = cands[0]
-        qwords = content_words(question)
+        qwords = self.question_words(question)
+        text = self.sentence_text(best.sentence)
+        unit = UNIT.search(question)
         return {"score": best.score, "dense": best.feats["dense"], "coverage": best.feats["coverage"],
                 "known_words": self.known_words(qwords) if is_chinese(question) else 0.0,
                 "year_mismatch": best.feats["year_mismatch"],
-                "margin": best.score - cands[1].score if len(cands) > 1 else 1.0}
+                "margin": best.score - cands[1].score if len(cands) > 1 else 1.0,
+                # An amount asked for and none stated, or stated in another unit, is no answer.
+                "figure_missing": float(bool(AMOUNT_QUESTION.search(question)) and not FIGURE.search(text)),
+                "unit_missing": float(bool(unit) and unit.group(1)[0] not in GENERIC_UNITS
+                                      and unit.group(1) not in self.doc.text[slice(*self.span(question, best.sentence))])}
 
     def _sentences_in(self, start: int, end: int) -> list[int]:
         first = self.sentence_index[self.doc.sentence_at(start).start]

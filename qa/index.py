@@ -25,11 +25,11 @@ from .chunks import ChunkingParams
 from .document import Document
 from .embedder import Embedder
 from .errors import IndexStoreError
+from .glossary import Glossary
 from .schema import Chunk
 from .segmenter import words
 
-FORMAT_VERSION = 1
-FILES = ("manifest.json", "chunks.json", "dense.faiss", "sentences.npy")
+FORMAT_VERSION = 2
 
 
 def chunks_sha256(chunks: list[Chunk]) -> str:
@@ -56,6 +56,8 @@ class Index:
     dense: faiss.Index
     bm25: bm25s.BM25
     sentence_vectors: np.ndarray     # one row per sentence of the document, in order
+    sentence_chunks: np.ndarray      # the chunk each sentence starts in
+    glossary: Glossary               # English words to the report's Chinese words
 
     def matches(self, expected: dict) -> bool:
         return all(self.manifest.get(k) == v for k, v in expected.items())
@@ -73,13 +75,15 @@ class Index:
         vectors = embedder.passages(texts, progress=progress)
         dense = faiss.IndexFlatIP(vectors.shape[1])
         dense.add(vectors[:len(chunks)])
+        tokens = [lexical_tokens(c) or ["∅"] for c in chunks]
         bm25 = bm25s.BM25()
-        bm25.index([lexical_tokens(c) or ["∅"] for c in chunks], show_progress=False)
+        bm25.index(tokens, show_progress=False)
+        glossary = Glossary.build({t for doc_tokens in tokens for t in doc_tokens})
         manifest = expected_manifest(doc, chunks, embedder.model_id, params)
         manifest.update(dim=int(vectors.shape[1]), chunks=len(chunks), sentences=len(doc.sentences),
                         source=doc.source, built_at=time.strftime("%Y-%m-%dT%H:%M:%S"),
                         build_seconds=round(time.perf_counter() - t0, 2))
-        return cls(manifest, chunks, dense, bm25, vectors[len(chunks):])
+        return cls(manifest, chunks, dense, bm25, vectors[len(chunks):], sentence_chunks(doc, chunks), glossary)
 
     def save(self, root: str | Path) -> Path:
         root = Path(root)
@@ -102,6 +106,8 @@ class Index:
             json.dumps([c.to_dict() for c in self.chunks], ensure_ascii=False), encoding="utf-8")
         faiss.write_index(self.dense, str(gen / "dense.faiss"))
         np.save(gen / "sentences.npy", self.sentence_vectors)
+        np.save(gen / "sentence_chunks.npy", self.sentence_chunks)
+        (gen / "glossary.json").write_text(json.dumps(self.glossary.terms, ensure_ascii=False), encoding="utf-8")
         self.bm25.save(str(gen / "bm25"), show_progress=False)
         # Written last: a generation without a manifest is never loaded.
         (gen / "manifest.json").write_text(json.dumps(self.manifest, ensure_ascii=False, indent=2),
@@ -120,12 +126,14 @@ class Index:
             chunks = [Chunk(**c) for c in json.loads((gen / "chunks.json").read_text(encoding="utf-8"))]
             dense = faiss.read_index(str(gen / "dense.faiss"))
             sentences = np.load(gen / "sentences.npy")
+            owners = np.load(gen / "sentence_chunks.npy")
+            glossary = Glossary(json.loads((gen / "glossary.json").read_text(encoding="utf-8")))
             bm25 = bm25s.BM25.load(str(gen / "bm25"), show_progress=False)
         except Exception as e:  # any damage means: do not use it
             raise IndexStoreError(f"The index in {gen} is damaged ({type(e).__name__}: {e}).") from None
-        if dense.ntotal != len(chunks) or len(sentences) != manifest.get("sentences"):
+        if dense.ntotal != len(chunks) or not len(sentences) == len(owners) == manifest.get("sentences"):
             raise IndexStoreError(f"The index in {gen} is inconsistent: its parts disagree in size.")
-        return cls(manifest, chunks, dense, bm25, sentences)
+        return cls(manifest, chunks, dense, bm25, sentences, owners, glossary)
 
 
 def _current(root: Path) -> str:
@@ -141,3 +149,10 @@ def sentence_context(doc: Document, i: int) -> str:
     para = doc.paragraphs[s.paragraph]
     head = " › ".join(h for h in (para.section or para.part, para.lead) if h)
     return (head + "\n" if head else "") + doc.text[s.start:s.end]
+
+
+def sentence_chunks(doc: Document, chunks: list[Chunk]) -> np.ndarray:
+    """For each sentence, the last chunk that starts at or before it (chunks are in text order)."""
+    starts = np.array([c.start for c in chunks])
+    owners = np.searchsorted(starts, [s.start for s in doc.sentences], side="right") - 1
+    return np.clip(owners, 0, len(chunks) - 1).astype(np.int64)

