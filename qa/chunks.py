@@ -32,11 +32,17 @@ def _pieces(doc: Document, start: int, end: int, hard_max: int) -> list[tuple[in
     return out
 
 
+def _first_title(doc: Document) -> int:
+    return next(i for i, p in enumerate(doc.paragraphs) if p.kind == "title")
+
+
 def chunk_document(doc: Document, params: ChunkingParams = ChunkingParams()) -> list[Chunk]:
     chunks: list[Chunk] = []
     by_paragraph: dict[int, list[tuple[int, int]]] = {}
     for s in doc.sentences:
-        by_paragraph.setdefault(s.paragraph, []).extend(_pieces(doc, s.start, s.end, params.hard_max))
+        # The cover page's lines make one chunk together, keyed by its first line.
+        key = _first_title(doc) if doc.paragraphs[s.paragraph].kind == "title" else s.paragraph
+        by_paragraph.setdefault(key, []).extend(_pieces(doc, s.start, s.end, params.hard_max))
     for p_idx, spans in by_paragraph.items():
         para = doc.paragraphs[p_idx]
         group: list[tuple[int, int]] = []

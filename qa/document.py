@@ -70,9 +70,6 @@ class Document:
         i = bisect.bisect_right(self._sentence_starts, offset) - 1
         return self.sentences[max(i, 0)]
 
-    def body(self) -> list[int]:
-        return [i for i, p in enumerate(self.paragraphs) if p.kind == "body"]
-
 
 def line_width(line: str) -> float:
     """Printed width in em: CJK characters are one em, Latin glyphs about half."""
@@ -177,7 +174,8 @@ def parse(raw: str, source: str = "") -> Document:
     paragraphs, sentences, pos = [], [], 0
     for ptext, (kind, part, section, lead) in zip(paras, _structure(paras)):
         paragraphs.append(Paragraph(pos, pos + len(ptext), kind, part, section, lead))
-        if kind == "body":
+        # The cover page says who spoke, when and where: searchable, but not a heading.
+        if kind in ("body", "title"):
             sentences += [Sentence(s, e, len(paragraphs) - 1) for s, e in split_sentences(ptext, pos)]
         pos += len(ptext) + 1
     titles = [text[p.start:p.end] for p in paragraphs if p.kind == "title"]

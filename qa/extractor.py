@@ -29,14 +29,21 @@ FIGURE_QUESTION = re.compile(
 # Asks for an amount: the answer must then state one.
 AMOUNT_QUESTION = re.compile(r"多少|几[个家项条所万亿倍次届辆人]|百分之几|第几|how (many|much)|by how much|"
                              r"what (percentage|share|proportion)", re.I)
-FIGURE = re.compile(r"\d|第[一二三四五六七八九十]+|[一二三四五六七八九十两][十百千万亿]")
+FIGURE = re.compile(r"\d|[一二三四五六七八九十两][十百千万亿]")
+ORDINAL = re.compile(r"第[一二三四五六七八九十\d]+")
+DATE = re.compile(r"(?:19|20)\d\d\s*年|\d{1,2}\s*[月日]")
 UNIT = re.compile(r"多少(亿元|万元|[\u4e00-\u9fff])")
 GENERIC_UNITS = set("是呢啊吗年")
+# Asks for reasons, ways or lists: the answer is the sentence, even when a figure is mentioned.
+EXPLAIN_QUESTION = re.compile(r"为什么|为何|怎么|怎样|如何|哪些|哪几|why|how (?!many|much|fast|large|big|high|long)", re.I)
+# Places and people (jieba's ns/nr tags): naming one the report never mentions is asking about something else.
+NAME_TAGS = ("ns", "nr")
 YEAR = re.compile(r"(?<!\d)(20\d\d)(?!\d)")
 DIGIT = re.compile(r"\d")
 CLAUSE = re.compile(r"[^，；：]+")
 CANDIDATE_PASSAGES = 4
 CLAUSE_FIGURE_BONUS = 0.25
+ENGLISH_CLAUSE_COVERAGE = 0.1   # translated words sharpen the dense match, which spans ~0.1
 NOT_FOUND = "报告中没有找到答案。The report does not say; the closest passages are below."
 CALIBRATION = Path(__file__).with_name("calibration.json")
 
@@ -44,9 +51,12 @@ CALIBRATION = Path(__file__).with_name("calibration.json")
 RELATIVE_YEARS = {"今年": 0, "this year": 0, "去年": -1, "上年": -1, "过去一年": -1, "last year": -1,
                   "明年": 1, "next year": 1}
 FEATURES = ["dense", "dense_gap", "coverage", "sentence_coverage", "clause_coverage", "rank",
-            "figure_match", "year_mismatch"]
+            "figure_match", "year_mismatch", "type_match"]
+# Who and when questions want a person or a date: the sentence that has one is likelier the answer.
+WHO_QUESTION = re.compile(r"谁|哪位|\bwho\b", re.I)
+WHEN_QUESTION = re.compile(r"什么时候|何时|哪天|几月|日期|\bwhen\b|what date|which day", re.I)
 ACCEPT_FEATURES = ["score", "dense", "coverage", "known_words", "year_mismatch", "margin",
-                   "figure_missing", "unit_missing"]
+                   "figure_missing", "unit_missing", "unknown_name"]
 
 
 def _logit(weights: dict, feats: dict) -> float:
@@ -111,9 +121,32 @@ class Extractor:
 
     def question_words(self, question: str) -> list[str]:
         """The words to look for: the question's own, or the glossary's Chinese for an English one."""
-        if is_chinese(question):
-            return content_words(question)
-        return [w for w in dict.fromkeys(self.glossary.translate(question)) if w in self.idf]
+        own = content_words(question) if is_chinese(question) else []
+        translated = self.glossary.translate(" ".join(w for w in own if w not in self.idf) if own else question)
+        return list(dict.fromkeys(own + [w for w in translated if w in self.idf]))
+
+    @staticmethod
+    def type_match(question: str, text: str) -> bool:
+        if WHO_QUESTION.search(question):
+            import jieba.posseg
+            return any(w.flag == "nr" for w in jieba.posseg.cut(text))
+        return bool(WHEN_QUESTION.search(question) and DATE.search(text))
+
+    @staticmethod
+    def figure_missing(question: str, text: str) -> bool:
+        """An amount is asked for ("多少", "第几", "how many") and the sentence states none (dates don't count)."""
+        if not AMOUNT_QUESTION.search(question):
+            return False
+        figure = ORDINAL if "第几" in question else FIGURE
+        return not figure.search(DATE.sub("", text))
+
+    def unknown_name(self, question: str) -> bool:
+        """The question names a place or person that the report never mentions."""
+        if not is_chinese(question):
+            return False
+        import jieba.posseg
+        return any(len(w.word) > 1 and w.flag in NAME_TAGS and w.word not in self.doc.text
+                   for w in jieba.posseg.cut(question))
 
     def known_words(self, qwords: list[str]) -> float:
         """Share of the question's words that occur anywhere in the report."""
@@ -156,6 +189,7 @@ class Extractor:
                     "rank": float(rank),
                     "figure_match": float(figure and bool(DIGIT.search(text))),
                     "year_mismatch": float(self.year_mismatch(years, i)),
+                    "type_match": float(self.type_match(question, text)),
                 }))
         top = max((c.feats["dense"] for c in out), default=0.0)
         for c in out:
@@ -173,7 +207,8 @@ class Extractor:
                 "year_mismatch": best.feats["year_mismatch"],
                 "margin": best.score - cands[1].score if len(cands) > 1 else 1.0,
                 # An amount asked for and none stated, or stated in another unit, is no answer.
-                "figure_missing": float(bool(AMOUNT_QUESTION.search(question)) and not FIGURE.search(text)),
+                "figure_missing": float(self.figure_missing(question, text)),
+                "unknown_name": float(self.unknown_name(question)),
                 "unit_missing": float(bool(unit) and unit.group(1)[0] not in GENERIC_UNITS
                                       and unit.group(1) not in self.doc.text[slice(*self.span(question, best.sentence))])}
 
@@ -191,7 +226,7 @@ class Extractor:
         """The clause that best matches a figure question, else the whole sentence."""
         s = self.doc.sentences[sentence]
         text = self.sentence_text(sentence)
-        if not FIGURE_QUESTION.search(question):
+        if not FIGURE_QUESTION.search(question) or EXPLAIN_QUESTION.search(question):
             return s.start, s.end
         clauses = [(m.start(), m.end()) for m in CLAUSE.finditer(text.rstrip("。！？”"))]
         if len(clauses) < 2:
@@ -200,14 +235,21 @@ class Extractor:
         return s.start + a, s.start + b
 
     def _best_clause(self, question: str, text: str, clauses: list[tuple[int, int]]) -> tuple[int, int]:
+        pieces = [text[a:b] for a, b in clauses]
         if is_chinese(question):
-            qwords = content_words(question)
-            match = [self.coverage(qwords, text[a:b]) for a, b in clauses]
+            own = content_words(question)
+            # The last word before "多少" names what is asked ("比重是多少"): it counts twice.
+            focus = [w for w in own if len(w) > 1][-1:]
+            match = [self.coverage(own + focus, p) for p in pieces]
         else:
-            vecs = self.embedder.passages([text[a:b] for a, b in clauses])
-            match = list(vecs @ self.embedder.query(question))
-        # A figure question wants a figure: prefer a clause that has one.
-        scores = [m + CLAUSE_FIGURE_BONUS * bool(DIGIT.search(text[a:b])) for m, (a, b) in zip(match, clauses)]
+            qwords = self.question_words(question)
+            vecs = self.embedder.passages(pieces)
+            match = list(vecs @ self.embedder.query(question)
+                         + ENGLISH_CLAUSE_COVERAGE * np.array([self.coverage(qwords, p) for p in pieces]))
+        # A figure question wants a figure: prefer a clause that has one; an amount question needs one.
+        amount = bool(AMOUNT_QUESTION.search(question)) and any(DIGIT.search(p) for p in pieces)
+        scores = [m + CLAUSE_FIGURE_BONUS * bool(DIGIT.search(p)) - (amount and not DIGIT.search(p)) * 9
+                  for m, p in zip(match, pieces)]
         return clauses[int(np.argmax(scores))]
 
     # -- answer --------------------------------------------------------------

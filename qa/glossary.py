@@ -13,6 +13,8 @@ import importlib.resources
 import re
 from collections import defaultdict
 
+import jieba
+
 ENTRY = re.compile(r"^\S+ (\S+) \[[^\]]*\] /(.*)/$")
 NOISE = re.compile(r"\([^)]*\)|\bCL:\S+|\b(?:to|sb|sth|one's|oneself)\b", re.I)
 LATIN = re.compile(r"[a-z0-9]+")
@@ -45,9 +47,31 @@ def _stem(word: str) -> str:
     return word
 
 
+ACRONYM = re.compile(r"\b[A-Z][A-Z0-9&]{1,}\b")
+LEADING_NAME = re.compile(r"^((?:[A-Z][a-z]+ ?){1,3})")
+
+
 def _phrases(definition: str) -> list[str]:
+    """A short definition as a whole; a long one by its acronyms (GDP) and leading proper name (Luoyang)."""
     words = LATIN.findall(NOISE.sub(" ", definition.lower()))
-    return [" ".join(_stem(w) for w in words)] if 0 < len(words) <= MAX_PHRASE else []
+    out = [" ".join(_stem(w) for w in words)] if 0 < len(words) <= MAX_PHRASE else []
+    out += [a.lower() for a in ACRONYM.findall(definition)]
+    name = LEADING_NAME.match(definition)
+    if name:
+        out.append(" ".join(_stem(w) for w in LATIN.findall(name.group(1).lower())))
+    return out
+
+
+def _report_word(headword: str, vocabulary: set[str]) -> str | None:
+    """The headword if the report uses it, else the longest report word covering most of it
+    (国内生产总值 -> 生产总值)."""
+    if headword in vocabulary:
+        return headword
+    if len(headword) < 3:
+        return None
+    parts = [w for w in jieba.lcut_for_search(headword) if w in vocabulary and len(w) >= 2]
+    best = max(parts, key=len, default="")
+    return best if len(best) * 3 >= len(headword) * 2 else None
 
 
 class Glossary:
@@ -59,11 +83,12 @@ class Glossary:
         terms: dict[str, set[str]] = defaultdict(set)
         for line in dictionary_lines() if lines is None else lines:
             m = ENTRY.match(line)
-            if not m or m.group(1) not in vocabulary:
+            word = m and _report_word(m.group(1), vocabulary)
+            if not word:
                 continue
             for definition in m.group(2).split("/"):
                 for phrase in _phrases(definition):
-                    terms[phrase].add(m.group(1))
+                    terms[phrase].add(word)
         return cls({k: sorted(v) for k, v in sorted(terms.items())})
 
     def translate(self, question: str) -> list[str]:

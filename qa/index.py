@@ -29,7 +29,8 @@ from .glossary import Glossary
 from .schema import Chunk
 from .segmenter import words
 
-FORMAT_VERSION = 2
+# Bump whenever what is derived and stored changes (vectors, glossary rules, sentence map).
+FORMAT_VERSION = 3
 
 
 def chunks_sha256(chunks: list[Chunk]) -> str:

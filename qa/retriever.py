@@ -65,8 +65,11 @@ class Retriever:
         return zscore(zscore(chunk) + zscore(best))
 
     def query_words(self, query: str) -> list[str]:
-        """The words BM25 looks for: the question's own, or for an English question its translation."""
-        return list(words(query)) if is_chinese(query) else self.index.glossary.translate(query)
+        """The words BM25 looks for: the question's own, with English words (GDP, or a whole
+        English question) translated by the glossary into the report's Chinese."""
+        own = list(words(query)) if is_chinese(query) else []
+        foreign = " ".join(w for w in own if w.isascii() and w not in self.vocab) if own else query
+        return own + self.index.glossary.translate(foreign)
 
     def lexical_scores(self, query: str) -> np.ndarray:
         tokens = [w for w in self.query_words(query) if self.vocab is None or w in self.vocab]

@@ -49,6 +49,19 @@ def test_questions_the_report_does_not_answer_are_declined(qa, question):
     assert "does not say" in ans.message
 
 
+def test_cover_page_answers_who_and_when(qa):
+    assert "王凯" in qa.ask("Who delivered this government work report?").text
+    assert "2024 年 1 月 28 日" in qa.ask("On what date was the report delivered?").text
+
+
+def test_a_name_the_report_never_mentions_is_declined(qa):
+    assert not qa.ask("山东省2024年经济增长目标是多少？").found
+
+
+def test_english_words_in_a_chinese_question_are_translated(qa):
+    assert "生产总值" in qa.retriever.query_words("2023年河南GDP增长多少？")
+
+
 def test_passages_are_ranked_with_scores_and_sections(qa):
     ans = qa.ask("新能源汽车产业集群要推动哪些项目？")
     assert len(ans.passages) == 5

@@ -4,12 +4,15 @@ from qa.chunks import ChunkingParams, chunk_document
 def test_chunks_follow_the_structure(doc):
     chunks = chunk_document(doc)
     assert 80 <= len(chunks) <= 130
-    for c in chunks:
+    for c in chunks[1:]:
         para = doc.paragraphs[c.paragraph]
         assert para.kind == "body", "heading-only chunks are not retrieval units"
         assert para.start <= c.start < c.end <= para.end, "a chunk never leaves its paragraph"
+    cover = chunks[0]
+    assert cover.text.startswith("政府工作报告") and cover.text.endswith("王凯"), "the cover page is one chunk"
+    for c in chunks:
         assert doc.text[c.start:c.end] == c.text
-        assert c.section == para.path and c.title == doc.title
+        assert c.section == doc.paragraphs[c.paragraph].path and c.title == doc.title
         assert len(c.text) <= ChunkingParams().hard_max
 
 
