@@ -62,16 +62,20 @@ def _phrases(definition: str) -> list[str]:
     return out
 
 
-def _report_word(headword: str, vocabulary: set[str]) -> str | None:
-    """The headword if the report uses it, else the longest report word covering most of it
-    (国内生产总值 -> 生产总值)."""
+def _report_words(headword: str, vocabulary: set[str]) -> list[str]:
+    """The report's words for a headword: itself if the report uses it, else the words it is made
+    of when the report uses them all (经济增长 -> 经济, 增长), else the longest report word that
+    covers most of it (国内生产总值 -> 生产总值)."""
     if headword in vocabulary:
-        return headword
+        return [headword]
     if len(headword) < 3:
-        return None
-    parts = [w for w in jieba.lcut_for_search(headword) if w in vocabulary and len(w) >= 2]
-    best = max(parts, key=len, default="")
-    return best if len(best) * 3 >= len(headword) * 2 else None
+        return []
+    parts = jieba.lcut(headword)
+    if len(parts) > 1 and all(len(p) > 1 and p in vocabulary for p in parts):
+        return parts
+    inner = [w for w in jieba.lcut_for_search(headword) if w in vocabulary and len(w) >= 2]
+    best = max(inner, key=len, default="")
+    return [best] if len(best) * 3 >= len(headword) * 2 else []
 
 
 class Glossary:
@@ -83,12 +87,12 @@ class Glossary:
         terms: dict[str, set[str]] = defaultdict(set)
         for line in dictionary_lines() if lines is None else lines:
             m = ENTRY.match(line)
-            word = m and _report_word(m.group(1), vocabulary)
-            if not word:
+            mine = _report_words(m.group(1), vocabulary) if m else []
+            if not mine:
                 continue
             for definition in m.group(2).split("/"):
                 for phrase in _phrases(definition):
-                    terms[phrase].add(word)
+                    terms[phrase].update(mine)
         return cls({k: sorted(v) for k, v in sorted(terms.items())})
 
     def translate(self, question: str) -> list[str]:

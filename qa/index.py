@@ -30,7 +30,7 @@ from .schema import Chunk
 from .segmenter import words
 
 # Bump whenever what is derived and stored changes (vectors, glossary rules, sentence map).
-FORMAT_VERSION = 3
+FORMAT_VERSION = 4
 
 
 def chunks_sha256(chunks: list[Chunk]) -> str:

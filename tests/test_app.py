@@ -242,9 +242,6 @@ def test_concurrent_users_each_get_their_own_answer(server):
     assert not wrong
 
 
-@pytest.mark.xfail(reason="engine gap: English questions are not answered reliably yet "
-                          "(reported with issue 3); the chat shows whatever the engine answers",
-                   strict=False)
 def test_english_question_gets_the_growth_target(client):
     r = client.predict(ENGLISH_Q, api_name="/ask")
     assert r["found"] and "5.5%" in r["text"]
