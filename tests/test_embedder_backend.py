@@ -1,0 +1,82 @@
+"""The ONNX backend for the default model gives the fp32 torch path's vectors and rankings."""
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from qa.embedder import Embedder, default_model_dir, onnx_dir
+from qa.errors import ModelError
+
+pytest.importorskip("onnxruntime")
+
+QUESTIONS = [
+    "技术合同成交额增长了多少？", "2024年地区生产总值增长目标是多少？", "粮食产量是多少？",
+    "居民消费价格涨幅控制在多少？", "城镇新增就业目标是多少？", "新能源汽车产量增长多少？",
+    "郑州航空港区有什么进展？", "高标准农田建设了多少亩？", "中欧班列开行多少列？",
+    "研发投入强度目标是多少？", "What is the 2024 GDP growth target?", "How many new urban jobs are planned?",
+    "What was the grain output in 2023?", "How much did technology contract turnover grow?",
+    "What is the target for the consumer price index?", "外贸进出口总额是多少？", "城乡居民收入增长多少？",
+    "规上工业增加值增长多少？", "新增经营主体多少万户？", "黄河流域生态保护有哪些举措？",
+]
+
+
+@pytest.fixture(scope="module")
+def fp32():
+    return Embedder(backend="torch")
+
+
+def test_the_default_model_runs_on_onnx(qa):
+    assert qa.embedder.backend == "onnx"
+    export = onnx_dir()
+    assert export.parent == default_model_dir().parent, "the export sits beside the converted model"
+    meta = json.loads((export / "export.json").read_text(encoding="utf-8"))
+    assert meta["model_id"] == qa.embedder.model_id
+    assert meta["min_cosine_vs_torch"] >= 0.99999
+
+
+def test_vectors_match_the_fp32_path_on_report_sentences(qa, fp32, doc):
+    sentences = [doc.text[s.start:s.end] for s in doc.sentences[::17]][:20]
+    assert len(sentences) == 20
+    fast, ref = qa.embedder.passages(sentences), fp32.passages(sentences)
+    assert fast.shape == ref.shape == (20, qa.embedder.dim)
+    assert float((fast * ref).sum(axis=1).min()) > 0.99
+    assert np.allclose(np.linalg.norm(fast, axis=1), 1, atol=1e-5)
+    q_fast, q_ref = qa.embedder.queries(QUESTIONS), fp32.queries(QUESTIONS)
+    assert float((q_fast * q_ref).sum(axis=1).min()) > 0.99
+
+
+def test_same_top1_chunk_as_the_fp32_path(qa, fp32):
+    chunks = qa.index.dense.reconstruct_n(0, qa.index.dense.ntotal)
+    fast = qa.embedder.queries(QUESTIONS) @ chunks.T
+    ref = fp32.queries(QUESTIONS) @ chunks.T
+    assert list(fast.argmax(axis=1)) == list(ref.argmax(axis=1))
+
+
+def test_batching_and_padding_do_not_change_vectors(qa):
+    one_by_one = np.stack([qa.embedder.queries([q])[0] for q in QUESTIONS])
+    batched = qa.embedder.queries(QUESTIONS)
+    assert float((one_by_one * batched).sum(axis=1).min()) > 0.99999
+    assert qa.embedder.queries([]).shape == (0, qa.embedder.dim)
+
+
+def test_other_models_and_explicit_torch_go_through_sentence_transformers(qa):
+    other = Embedder(str(qa.embedder.path))
+    assert other.backend == "torch" and other.model_id == str(qa.embedder.path)
+    with pytest.raises(ModelError):
+        Embedder(str(qa.embedder.path), backend="onnx")
+    with pytest.raises(ModelError):
+        Embedder(backend="tensorflow")
+
+
+def test_answering_from_a_cached_index_never_imports_torch(qa):
+    code = ("import sys; from qa import ReportQA; qa = ReportQA.load(progress=False); "
+            "a = qa.ask('技术合同成交额增长了多少？'); print(qa.embedder.backend, 'torch' in sys.modules, a.text)")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300,
+                         cwd=Path(__file__).resolve().parents[1])
+    assert out.returncode == 0, out.stderr[-2000:]
+    backend, torch_imported, answer = out.stdout.strip().splitlines()[-1].split(" ", 2)
+    assert backend == "onnx" and torch_imported == "False", "torch costs ~5 s of cold start"
+    assert "33.4%" in answer
