@@ -27,7 +27,7 @@ FIGURE_QUESTION = re.compile(
     r"how (many|much)|what (percentage|share|proportion|rate|number)|\btarget|\bgrowth\b|\brate\b|\bnumber\b|"
     r"\bpercent|\bfigure\b|\bhow (fast|large|big|high)", re.I)
 # Asks for an amount: the answer must then state one.
-AMOUNT_QUESTION = re.compile(r"多少|几[个家项条所万亿倍次届辆人]|百分之几|第几|how (many|much)|by how much|"
+AMOUNT_QUESTION = re.compile(r"多少|(?<!哪)几[个家项条所万亿倍次届辆人]|百分之几|第几|how (many|much)|by how much|"
                              r"what (percentage|share|proportion)", re.I)
 FIGURE = re.compile(r"\d|[一二三四五六七八九十两][十百千万亿]")
 ORDINAL = re.compile(r"第[一二三四五六七八九十\d]+")
@@ -143,7 +143,7 @@ class Extractor:
     def unknown_name(self, question: str) -> bool:
         """The question names a place or person that the report never mentions."""
         if not is_chinese(question):
-            return False
+            return self.glossary.names_elsewhere(question)
         import jieba.posseg
         return any(len(w.word) > 1 and w.flag in NAME_TAGS and w.word not in self.doc.text
                    for w in jieba.posseg.cut(question))

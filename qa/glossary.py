@@ -78,22 +78,46 @@ def _report_words(headword: str, vocabulary: set[str]) -> list[str]:
     return [best] if len(best) * 3 >= len(headword) * 2 else []
 
 
+# "Hubei Province (Hupeh) in central China": a dictionary entry for a place.
+PLACE = re.compile(r"^([A-Z][a-z]+(?: [A-Z][a-z]+)?)[ ,]+(?:[a-z-]+ )?(?:province|city|county|prefecture|"
+                   r"municipality|autonomous region)\b", re.I)
+
+
 class Glossary:
-    def __init__(self, terms: dict[str, list[str]]):
+    def __init__(self, terms: dict[str, list[str]], elsewhere: list[str] = ()):
         self.terms = terms
+        self.elsewhere = frozenset(elsewhere)   # places the dictionary knows and the report never names
 
     @classmethod
     def build(cls, vocabulary: set[str], lines=None) -> "Glossary":
         terms: dict[str, set[str]] = defaultdict(set)
+        places: set[str] = set()
         for line in dictionary_lines() if lines is None else lines:
             m = ENTRY.match(line)
             mine = _report_words(m.group(1), vocabulary) if m else []
+            if m and not mine:
+                place = PLACE.match(m.group(2))
+                if place:
+                    places.add(place.group(1).lower())
             if not mine:
                 continue
             for definition in m.group(2).split("/"):
                 for phrase in _phrases(definition):
                     terms[phrase].update(mine)
-        return cls({k: sorted(v) for k, v in sorted(terms.items())})
+        return cls({k: sorted(v) for k, v in sorted(terms.items())}, sorted(places - set(terms)))
+
+    def to_json(self) -> dict:
+        return {"terms": self.terms, "elsewhere": sorted(self.elsewhere)}
+
+    @classmethod
+    def from_json(cls, data: dict) -> "Glossary":
+        return cls(data["terms"], data["elsewhere"])
+
+    def names_elsewhere(self, question: str) -> bool:
+        """The English question names a place that the report never mentions (Hubei, Shandong)."""
+        words = LATIN.findall(question.lower())
+        return any(w in self.elsewhere or " ".join(words[i:i + 2]) in self.elsewhere
+                   for i, w in enumerate(words))
 
     def translate(self, question: str) -> list[str]:
         """Chinese words for the English words and phrases of a question, longest phrase first."""
@@ -102,7 +126,7 @@ class Glossary:
         while i < len(words):
             for n in range(min(MAX_PHRASE, len(words) - i), 0, -1):
                 phrase = " ".join(words[i:i + n])
-                if (n > 1 or phrase not in QUESTION_WORDS) and phrase in self.terms:
+                if phrase in self.terms and not set(words[i:i + n]) <= QUESTION_WORDS:
                     out += self.terms[phrase]
                     i += n
                     break

@@ -30,7 +30,7 @@ from .schema import Chunk
 from .segmenter import words
 
 # Bump whenever what is derived and stored changes (vectors, glossary rules, sentence map).
-FORMAT_VERSION = 4
+FORMAT_VERSION = 5
 
 
 def chunks_sha256(chunks: list[Chunk]) -> str:
@@ -108,7 +108,8 @@ class Index:
         faiss.write_index(self.dense, str(gen / "dense.faiss"))
         np.save(gen / "sentences.npy", self.sentence_vectors)
         np.save(gen / "sentence_chunks.npy", self.sentence_chunks)
-        (gen / "glossary.json").write_text(json.dumps(self.glossary.terms, ensure_ascii=False), encoding="utf-8")
+        (gen / "glossary.json").write_text(json.dumps(self.glossary.to_json(), ensure_ascii=False),
+                                          encoding="utf-8")
         self.bm25.save(str(gen / "bm25"), show_progress=False)
         # Written last: a generation without a manifest is never loaded.
         (gen / "manifest.json").write_text(json.dumps(self.manifest, ensure_ascii=False, indent=2),
@@ -124,12 +125,17 @@ class Index:
         gen = root / name
         try:
             manifest = json.loads((gen / "manifest.json").read_text(encoding="utf-8"))
+            if manifest.get("format_version") != FORMAT_VERSION:
+                raise IndexStoreError(f"The index in {gen} was written in format "
+                                      f"{manifest.get('format_version')}; this version reads {FORMAT_VERSION}.")
             chunks = [Chunk(**c) for c in json.loads((gen / "chunks.json").read_text(encoding="utf-8"))]
             dense = faiss.read_index(str(gen / "dense.faiss"))
             sentences = np.load(gen / "sentences.npy")
             owners = np.load(gen / "sentence_chunks.npy")
-            glossary = Glossary(json.loads((gen / "glossary.json").read_text(encoding="utf-8")))
+            glossary = Glossary.from_json(json.loads((gen / "glossary.json").read_text(encoding="utf-8")))
             bm25 = bm25s.BM25.load(str(gen / "bm25"), show_progress=False)
+        except IndexStoreError:
+            raise
         except Exception as e:  # any damage means: do not use it
             raise IndexStoreError(f"The index in {gen} is damaged ({type(e).__name__}: {e}).") from None
         if dense.ntotal != len(chunks) or not len(sentences) == len(owners) == manifest.get("sentences"):
