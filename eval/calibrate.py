@@ -59,7 +59,7 @@ def collect(qa: ReportQA, gold: list[dict]) -> list[dict]:
     for g in gold:
         qvec = qa.embedder.query(g["question"])
         passages = qa.retriever.retrieve(g["question"], k=5, qvec=qvec)
-        cands = qa.extractor.candidates(g["question"], qvec, passages)
+        cands = qa.extractor.candidates(qa.extractor.question(g["question"]), qvec, passages)
         labels = [bool(g["answers"]) and contains_gold(qa.extractor.sentence_text(c.sentence), g["answers"])
                   for c in cands]
         items.append({"gold": g, "cands": cands, "labels": labels,
@@ -74,7 +74,7 @@ def fit_lang(qa: ReportQA, items: list[dict], lang: str) -> dict:
     rank = as_weights(FEATURES, fit_logistic(X, np.array([lab for _, lab in rows], float)))
     params = {"rank": rank, "accept": {}, "threshold": 0.5}
     qa.extractor.calibrator.params[lang] = params
-    acc = [qa.extractor.accept_features(it["gold"]["question"], _rescore(qa, it, lang))
+    acc = [qa.extractor.accept_features(qa.extractor.question(it["gold"]["question"]), _rescore(qa, it, lang))
            for it in items]
     Xa = np.array([[a[n] for n in ACCEPT_FEATURES] for a in acc])
     ya = np.array([bool(it["gold"]["answers"]) for it in items], float)
@@ -97,7 +97,8 @@ def outcomes(qa: ReportQA, items: list[dict], lang: str) -> list[tuple[float, bo
     out = []
     for it in items:
         cands = _rescore(qa, it, lang)
-        conf = qa.extractor.calibrator.confidence(lang, qa.extractor.accept_features(it["gold"]["question"], cands))
+        q = qa.extractor.question(it["gold"]["question"])
+        conf = qa.extractor.calibrator.confidence(lang, qa.extractor.accept_features(q, cands))
         out.append((conf, bool(it["gold"]["answers"]), bool(it["labels"] and it["labels"][0])))
     return out
 

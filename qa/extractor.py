@@ -13,48 +13,31 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
+import jieba.posseg
 import numpy as np
 
 from .document import Document
 from .embedder import Embedder
-from .index import sentence_context
 from .glossary import Glossary
+from .index import sentence_context
+from .question import YEAR, Question
 from .schema import Answer, Citation, Passage
-from .segmenter import content_words, is_chinese, words
+from .segmenter import words
 
-FIGURE_QUESTION = re.compile(
-    r"多少|几[个家项条所万亿%％倍]?|目标|比例|比重|占比|增速|增幅|幅度|百分|产量|规模|数量|总量|排名|第几|达到|"
-    r"how (many|much)|what (percentage|share|proportion|rate|number)|\btarget|\bgrowth\b|\brate\b|\bnumber\b|"
-    r"\bpercent|\bfigure\b|\bhow (fast|large|big|high)", re.I)
-# Asks for an amount: the answer must then state one.
-AMOUNT_QUESTION = re.compile(r"多少|(?<!哪)几[个家项条所万亿倍次届辆人]|百分之几|第几|how (many|much)|by how much|"
-                             r"what (percentage|share|proportion)", re.I)
 FIGURE = re.compile(r"\d|[一二三四五六七八九十两][十百千万亿]")
 ORDINAL = re.compile(r"第[一二三四五六七八九十\d]+")
 DATE = re.compile(r"(?:19|20)\d\d\s*年|\d{1,2}\s*[月日]")
-UNIT = re.compile(r"多少(亿元|万元|[\u4e00-\u9fff])")
-GENERIC_UNITS = set("是呢啊吗年")
-# Asks for reasons, ways or lists: the answer is the sentence, even when a figure is mentioned.
-EXPLAIN_QUESTION = re.compile(r"为什么|为何|怎么|怎样|如何|哪些|哪几|why|how (?!many|much|fast|large|big|high|long)", re.I)
-# Places and people (jieba's ns/nr tags): naming one the report never mentions is asking about something else.
-NAME_TAGS = ("ns", "nr")
-YEAR = re.compile(r"(?<!\d)(20\d\d)(?!\d)")
 DIGIT = re.compile(r"\d")
 CLAUSE = re.compile(r"[^，；：]+")
+# Places and people (jieba's ns/nr tags): naming one the report never mentions is asking about something else.
+NAME_TAGS = ("ns", "nr")
 CANDIDATE_PASSAGES = 4
 CLAUSE_FIGURE_BONUS = 0.25
 ENGLISH_CLAUSE_COVERAGE = 0.1   # translated words sharpen the dense match, which spans ~0.1
 NOT_FOUND = "报告中没有找到答案。The report does not say; the closest passages are below."
 CALIBRATION = Path(__file__).with_name("calibration.json")
-
-
-RELATIVE_YEARS = {"今年": 0, "this year": 0, "去年": -1, "上年": -1, "过去一年": -1, "last year": -1,
-                  "明年": 1, "next year": 1}
 FEATURES = ["dense", "dense_gap", "coverage", "sentence_coverage", "clause_coverage", "rank",
             "figure_match", "year_mismatch", "type_match"]
-# Who and when questions want a person or a date: the sentence that has one is likelier the answer.
-WHO_QUESTION = re.compile(r"谁|哪位|\bwho\b", re.I)
-WHEN_QUESTION = re.compile(r"什么时候|何时|哪天|几月|日期|\bwhen\b|what date|which day", re.I)
 ACCEPT_FEATURES = ["score", "dense", "coverage", "known_words", "year_mismatch", "margin",
                    "figure_missing", "unit_missing", "unknown_name"]
 
@@ -103,7 +86,7 @@ class Extractor:
         self.idf = {w: math.log((n + 1) / (c + 0.5)) for w, c in df.items()}
         self.unseen_idf = math.log((n + 1) / 0.5)
         years = YEAR.findall(doc.title)
-        self.year = int(years[0]) if years else None
+        self.year = int(years[0]) if years else None    # the report's own year, for 今年 and 去年
 
     def sentence_text(self, i: int) -> str:
         s = self.doc.sentences[i]
@@ -119,47 +102,38 @@ class Extractor:
         hit = sum(wt for w, wt in zip(qwords, weights) if w in have or (len(w) > 1 and w in text))
         return hit / sum(weights)
 
-    def question_words(self, question: str) -> list[str]:
-        """The words to look for: the question's own, or the glossary's Chinese for an English one."""
-        own = content_words(question) if is_chinese(question) else []
-        translated = self.glossary.translate(" ".join(w for w in own if w not in self.idf) if own else question)
-        return list(dict.fromkeys(own + [w for w in translated if w in self.idf]))
+    def question(self, text: str) -> Question:
+        return Question.parse(text, self.glossary, self.idf, self.year)
 
     @staticmethod
-    def type_match(question: str, text: str) -> bool:
-        if WHO_QUESTION.search(question):
-            import jieba.posseg
+    def type_match(q: Question, text: str) -> bool:
+        """A who question and a sentence naming a person; a when question and a date."""
+        if q.wants_person:
             return any(w.flag == "nr" for w in jieba.posseg.cut(text))
-        return bool(WHEN_QUESTION.search(question) and DATE.search(text))
+        return q.wants_date and bool(DATE.search(text))
 
     @staticmethod
-    def figure_missing(question: str, text: str) -> bool:
+    def figure_missing(q: Question, text: str) -> bool:
         """An amount is asked for ("多少", "第几", "how many") and the sentence states none (dates don't count)."""
-        if not AMOUNT_QUESTION.search(question):
+        if not q.wants_amount:
             return False
-        figure = ORDINAL if "第几" in question else FIGURE
+        figure = ORDINAL if "第几" in q.text else FIGURE
         return not figure.search(DATE.sub("", text))
 
-    def unknown_name(self, question: str) -> bool:
+    def unknown_name(self, q: Question) -> bool:
         """The question names a place or person that the report never mentions."""
-        if not is_chinese(question):
-            return self.glossary.names_elsewhere(question)
-        import jieba.posseg
+        if q.lang == "en":
+            return self.glossary.names_elsewhere(q.text)
         return any(len(w.word) > 1 and w.flag in NAME_TAGS and w.word not in self.doc.text
-                   for w in jieba.posseg.cut(question))
+                   for w in jieba.posseg.cut(q.text))
 
-    def known_words(self, qwords: list[str]) -> float:
-        """Share of the question's words that occur anywhere in the report."""
-        return sum(w in self.idf for w in qwords) / len(qwords) if qwords else 0.0
+    def known_words(self, q: Question) -> float:
+        """Share of a Chinese question's words that occur anywhere in the report."""
+        if q.lang == "en" or not q.words:
+            return 0.0
+        return sum(w in self.idf for w in q.words) / len(q.words)
 
-    def question_years(self, question: str) -> set[int]:
-        years = {int(y) for y in YEAR.findall(question)}
-        if self.year:
-            low = question.lower()
-            years |= {self.year + d for phrase, d in RELATIVE_YEARS.items() if phrase in low}
-        return years
-
-    def year_mismatch(self, years: set[int], sentence: int) -> bool:
+    def year_mismatch(self, years: frozenset[int], sentence: int) -> bool:
         """The question names a year that neither the sentence nor its part speaks of."""
         if not years:
             return False
@@ -170,10 +144,7 @@ class Extractor:
     def clause_coverage(self, qwords: list[str], text: str) -> float:
         return max((self.coverage(qwords, m.group()) for m in CLAUSE.finditer(text)), default=0.0)
 
-    def candidates(self, question: str, qvec: np.ndarray, passages: list[Passage]) -> list[Candidate]:
-        lang = "zh" if is_chinese(question) else "en"
-        qwords, years = self.question_words(question), self.question_years(question)
-        figure = bool(FIGURE_QUESTION.search(question))
+    def candidates(self, q: Question, qvec: np.ndarray, passages: list[Passage]) -> list[Candidate]:
         out, seen = [], set()
         for rank, p in enumerate(passages[:CANDIDATE_PASSAGES]):
             for i in self._sentences_in(p.chunk.start, p.chunk.end):
@@ -183,34 +154,30 @@ class Extractor:
                 text = self.sentence_text(i)
                 out.append(Candidate(i, rank, {
                     "dense": float(self.vectors[i] @ qvec),
-                    "coverage": self.coverage(qwords, self.contexts[i]),
-                    "sentence_coverage": self.coverage(qwords, text),
-                    "clause_coverage": self.clause_coverage(qwords, text),
+                    "coverage": self.coverage(q.words, self.contexts[i]),
+                    "sentence_coverage": self.coverage(q.words, text),
+                    "clause_coverage": self.clause_coverage(q.words, text),
                     "rank": float(rank),
-                    "figure_match": float(figure and bool(DIGIT.search(text))),
-                    "year_mismatch": float(self.year_mismatch(years, i)),
-                    "type_match": float(self.type_match(question, text)),
+                    "figure_match": float(q.wants_figure and bool(DIGIT.search(text))),
+                    "year_mismatch": float(self.year_mismatch(q.years, i)),
+                    "type_match": float(self.type_match(q, text)),
                 }))
         top = max((c.feats["dense"] for c in out), default=0.0)
         for c in out:
             c.feats["dense_gap"] = c.feats["dense"] - top
-            c.score = self.calibrator.rank_score(lang, c.feats)
+            c.score = self.calibrator.rank_score(q.lang, c.feats)
         return sorted(out, key=lambda c: -c.score)
 
-    def accept_features(self, question: str, cands: list[Candidate]) -> dict:
+    def accept_features(self, q: Question, cands: list[Candidate]) -> dict:
         best = cands[0]
-        qwords = self.question_words(question)
-        text = self.sentence_text(best.sentence)
-        unit = UNIT.search(question)
         return {"score": best.score, "dense": best.feats["dense"], "coverage": best.feats["coverage"],
-                "known_words": self.known_words(qwords) if is_chinese(question) else 0.0,
+                "known_words": self.known_words(q),
                 "year_mismatch": best.feats["year_mismatch"],
                 "margin": best.score - cands[1].score if len(cands) > 1 else 1.0,
                 # An amount asked for and none stated, or stated in another unit, is no answer.
-                "figure_missing": float(self.figure_missing(question, text)),
-                "unknown_name": float(self.unknown_name(question)),
-                "unit_missing": float(bool(unit) and unit.group(1)[0] not in GENERIC_UNITS
-                                      and unit.group(1) not in self.doc.text[slice(*self.span(question, best.sentence))])}
+                "figure_missing": float(self.figure_missing(q, self.sentence_text(best.sentence))),
+                "unknown_name": float(self.unknown_name(q)),
+                "unit_missing": float(bool(q.unit) and q.unit not in self.doc.text[slice(*self.span(q, best.sentence))])}
 
     def _sentences_in(self, start: int, end: int) -> list[int]:
         first = self.sentence_index[self.doc.sentence_at(start).start]
@@ -222,47 +189,44 @@ class Extractor:
         return out
 
     # -- span ----------------------------------------------------------------
-    def span(self, question: str, sentence: int) -> tuple[int, int]:
+    def span(self, q: Question, sentence: int) -> tuple[int, int]:
         """The clause that best matches a figure question, else the whole sentence."""
         s = self.doc.sentences[sentence]
         text = self.sentence_text(sentence)
-        if not FIGURE_QUESTION.search(question) or EXPLAIN_QUESTION.search(question):
+        if not q.wants_figure or q.wants_explanation:
             return s.start, s.end
         clauses = [(m.start(), m.end()) for m in CLAUSE.finditer(text.rstrip("。！？”"))]
         if len(clauses) < 2:
             return s.start, s.end
-        a, b = self._best_clause(question, text, clauses)
+        a, b = self._best_clause(q, text, clauses)
         return s.start + a, s.start + b
 
-    def _best_clause(self, question: str, text: str, clauses: list[tuple[int, int]]) -> tuple[int, int]:
+    def _best_clause(self, q: Question, text: str, clauses: list[tuple[int, int]]) -> tuple[int, int]:
         pieces = [text[a:b] for a, b in clauses]
-        if is_chinese(question):
-            own = content_words(question)
-            # The last word before "多少" names what is asked ("比重是多少"): it counts twice.
-            focus = [w for w in own if len(w) > 1][-1:]
-            match = [self.coverage(own + focus, p) for p in pieces]
+        if q.lang == "zh":
+            # What is asked ("比重是多少") counts twice.
+            match = [self.coverage(q.own_words + q.focus, p) for p in pieces]
         else:
-            qwords = self.question_words(question)
             vecs = self.embedder.passages(pieces)
-            match = list(vecs @ self.embedder.query(question)
-                         + ENGLISH_CLAUSE_COVERAGE * np.array([self.coverage(qwords, p) for p in pieces]))
+            match = list(vecs @ self.embedder.query(q.text)
+                         + ENGLISH_CLAUSE_COVERAGE * np.array([self.coverage(q.words, p) for p in pieces]))
         # A figure question wants a figure: prefer a clause that has one; an amount question needs one.
-        amount = bool(AMOUNT_QUESTION.search(question)) and any(DIGIT.search(p) for p in pieces)
+        amount = q.wants_amount and any(DIGIT.search(p) for p in pieces)
         scores = [m + CLAUSE_FIGURE_BONUS * bool(DIGIT.search(p)) - (amount and not DIGIT.search(p)) * 9
                   for m, p in zip(match, pieces)]
         return clauses[int(np.argmax(scores))]
 
     # -- answer --------------------------------------------------------------
     def answer(self, question: str, qvec: np.ndarray, passages: list[Passage]) -> Answer:
-        lang = "zh" if is_chinese(question) else "en"
-        cands = self.candidates(question, qvec, passages)
+        q = self.question(question)
+        cands = self.candidates(q, qvec, passages)
         if not cands:
             return Answer(question, False, "", passages=passages, message=NOT_FOUND)
-        confidence = self.calibrator.confidence(lang, self.accept_features(question, cands))
-        if confidence < self.calibrator.threshold(lang):
+        confidence = self.calibrator.confidence(q.lang, self.accept_features(q, cands))
+        if confidence < self.calibrator.threshold(q.lang):
             return Answer(question, False, "", passages=passages, confidence=confidence, message=NOT_FOUND)
         best = cands[0]
-        a, b = self.span(question, best.sentence)
+        a, b = self.span(q, best.sentence)
         s = self.doc.sentences[best.sentence]
         para = self.doc.paragraphs[s.paragraph]
         citation = Citation(para.path, self.sentence_text(best.sentence), s.start, s.end,

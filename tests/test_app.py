@@ -7,7 +7,6 @@ to tests/artifacts/ (git-ignored).  Set UPDATE_SCREENSHOT=1 to also refresh docs
 from __future__ import annotations
 
 import os
-import re
 import socket
 import subprocess
 import sys
