@@ -3,7 +3,9 @@
 
     python eval/bench.py                  # everything; writes eval/bench.md, eval/bench.json, eval/bench_scale.png
     python eval/bench.py --runs 3 --sizes 10,100 --no-haystack     # quicker
-    python eval/bench.py --real-max 100   # embed real text up to 100 reports (slow: ~15 min more)
+    python eval/bench.py --real-max 100   # embed real text up to 100 reports (slow: ~10 min more)
+    python eval/bench.py --only warm,profile --out /tmp/b   # some sections only
+    python eval/bench.py --render         # rewrite bench.md and the plot from bench.json (raw figures)
 
 Every figure is the median of several runs with its spread (min-max over runs),
 measured on this machine with its core count and load average printed beside it.
@@ -159,7 +161,7 @@ def top_functions(profiler, n: int = 12, key: str = "tottime") -> list[dict]:
     for (file, line, name), (cc, nc, tt, ct, _) in st.stats.items():
         where = f"{Path(file).name}:{line}({name})" if file != "~" else name
         if "site-packages/" in file:
-            where = file.split("site-packages/")[1].split("/")[0] + "/" + where
+            where = f"{file.split('site-packages/')[1]}:{line}({name})"
         rows.append({"own_ms": tt * 1000, "cum_ms": ct * 1000, "calls": nc, "where": where})
     rows.sort(key=lambda r: -r["own_ms" if key == "tottime" else "cum_ms"])
     return rows[:n]
@@ -844,7 +846,8 @@ def plot_scale(sc: dict, path: Path) -> None:
         (axes[3], "search p50 (ms), FAISS 1 thread", [r["search"]["topk_p50_omp1"]["median"] for r in rows], 50),
     ]
     for ax, title, ys, limit in series:
-        ax.plot(n, ys, "-", color="tab:blue", alpha=0.5)
+        ax.plot(n, ys, "-", color="tab:blue", alpha=0.5,
+                label="top-k, FAISS 1 thread" if title.startswith("search") else None)
         for x, y, rl in zip(n, ys, real):
             ax.plot([x], [y], "o" if rl else "s", color="tab:blue" if rl else "tab:orange", mfc="tab:blue" if rl else "none")
         if title.startswith("search"):
@@ -870,6 +873,48 @@ def _build_total(b: dict, rate: float | None) -> float:
     return (b["chunks"] + b["sentences"]) / rate + index_part if rate else float("nan")
 
 
+def summary(res: dict) -> list[str]:
+    """The targets of issue 5 against what this run measured."""
+    rows = []
+    w, c, b, sc = res.get("warm"), res.get("cold"), res.get("build"), res.get("scale")
+    if w:
+        rows.append(("warm `ask()` p50", "≤ 15 ms", f"{w['ask_p50']['median']:.1f} ms", w["ask_p50"]["median"] <= 15))
+        rows.append(("warm `ask()` p95", "≤ 40 ms", f"{w['ask_p95']['median']:.1f} ms", w["ask_p95"]["median"] <= 40))
+    if c:
+        v = next(iter(c.values()))
+        rows.append(("fresh process to first answer", "≤ 5 s", f"{v['to_first_answer_s']['median']:.2f} s",
+                     v["to_first_answer_s"]["median"] <= 5))
+    if b:
+        v = next(iter(b.values()))
+        rows.append(("bundled report indexed from scratch", "≤ 10 s", f"{v['total_s']['median']:.1f} s",
+                     v["total_s"]["median"] <= 10))
+    if sc:
+        big = max(sc["rows"], key=lambda r: r["build"]["n_reports"])
+        n = big["build"]["n_reports"]
+        s_ = big["search"]
+        rows.append((f"search p50 at {n:,} reports", "≤ 50 ms",
+                     f"{s_['topk_p50']['median']:.1f} ms (FAISS 1 thread: {s_['topk_p50_omp1']['median']:.1f} ms)",
+                     s_["topk_p50"]["median"] <= 50))
+        rows.append((f"memory at {n:,} reports", "< 2 GiB", f"{s_['rss_answering_mib']:.0f} MiB",
+                     s_["rss_answering_mib"] < 2048))
+        per = [_build_total(r["build"], next((x["build"]["embed_texts_per_s"] for x in sc["rows"]
+                                               if x["build"]["real_embedding"]), None)) / r["build"]["n_reports"]
+               for r in sc["rows"]]
+        sizes = " / ".join(f"{r['build']['n_reports']:,}" for r in sc["rows"])
+        rows.append((f"build time linear in size ({sizes} reports; embedding extrapolated past "
+                     f"{sc['real_max']})", "s/report constant",
+                     " / ".join(f"{p:.2f}" for p in per) + " s per report", max(per) / min(per) < 1.5))
+        idx = [(r["build"]["dense_build_s"] + r["build"]["tokenise_s"] + r["build"]["bm25_build_s"]
+                + r["build"]["save_s"]) / r["build"]["n_reports"] for r in sc["rows"]]
+        rows.append(("of it, the measured index part (FAISS, jieba, BM25, save)", "s/report not growing",
+                     " / ".join(f"{p:.3f}" for p in idx) + " s per report", idx[-1] <= 1.5 * min(idx[:-1] or idx)))
+    if not rows:
+        return []
+    out = ["## Against the targets\n", "| | target | measured (median) | met |", "|---|---|---|---|"]
+    out += [f"| {a} | {t} | {m} | {'yes' if ok else '**no**'} |" for a, t, m, ok in rows]
+    return out + [""]
+
+
 def write_md(res: dict, out: Path) -> None:
     m = res["machine"]
     L = [f"# Performance (issue 5)\n",
@@ -880,6 +925,7 @@ def write_md(res: dict, out: Path) -> None:
          f"{m['onnxruntime']}, torch {m['torch']}, faiss {m['faiss']}, bm25s {m['bm25s']}. "
          f"Embedding backend: **{m['backend']}** ({m['threads']} intra-op threads).\n",
          f"Every figure is the median over {res['runs']} runs, with the min–max over runs in brackets.\n"]
+    L += summary(res)
     w = res.get("warm")
     if w:
         L += ["## Warm `ask()` on the bundled report\n",
@@ -889,7 +935,7 @@ def write_md(res: dict, out: Path) -> None:
               f"| **ask()** | {fmt(w['ask_p50'], '', 2)} | {fmt(w['ask_p95'], '', 2)} | {fmt(w['ask_mean'], '', 2)} |"]
         names = {"embed": "query embedding (`embedder.query`)", "dense": "dense search (`retriever.dense_scores`)",
                  "lexical": "lexical search (`retriever.lexical_scores`)",
-                 "fusion": "fusion (`retriever.retrieve` minus the two searches)",
+                 "fusion": "fusion (`retriever.retrieve` minus the two searches; ≈0, within noise)",
                  "extract": "span extraction (`extractor.answer`)", "sum": "sum of stages"}
         for s, label in names.items():
             L.append(f"| {label} | {fmt(w[s + '_p50'], '', 2)} | {fmt(w[s + '_p95'], '', 2)} | "
@@ -1057,8 +1103,15 @@ def main(argv=None) -> int:
     ap.add_argument("--no-scale", action="store_true")
     ap.add_argument("--no-haystack", action="store_true")
     ap.add_argument("--out", default=str(HERE))
+    ap.add_argument("--render", action="store_true", help="rewrite bench.md and the plot from bench.json")
     ap.add_argument("--child", nargs="+", help=argparse.SUPPRESS)
     a = ap.parse_args(argv)
+    if a.render:
+        res = json.loads((Path(a.out) / "bench.json").read_text(encoding="utf-8"))
+        if "scale" in res:
+            plot_scale(res["scale"], Path(a.out) / "bench_scale.png")
+        write_md(res, Path(a.out))
+        return 0
     if a.child:
         role, *args = a.child
         if role == "cold":
