@@ -216,6 +216,9 @@ def export_default_onnx(model_dir: Path) -> Path:
     target = onnx_dir()
     if (target / ONNX_FILE).exists():
         return target
+    import importlib.util
+    if importlib.util.find_spec("onnx") is None:   # torch's exporter writes through it
+        raise ModelError("Exporting the model to ONNX needs the onnx package: pip install onnx")
     target.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=".onnx-", dir=target.parent))
     try:
