@@ -85,6 +85,8 @@ class Extractor:
         n = len(self.contexts)
         self.idf = {w: math.log((n + 1) / (c + 0.5)) for w, c in df.items()}
         self.unseen_idf = math.log((n + 1) / 0.5)
+        self._clause_vectors: dict[str, np.ndarray] = {}
+        jieba.posseg.lcut("河南")      # load the tagger now, not on the first question
         years = YEAR.findall(doc.title)
         self.year = int(years[0]) if years else None    # the report's own year, for 今年 and 去年
 
@@ -207,7 +209,9 @@ class Extractor:
             # What is asked ("比重是多少") counts twice.
             match = [self.coverage(q.own_words + q.focus, p) for p in pieces]
         else:
-            vecs = self.embedder.passages(pieces)
+            vecs = self._clause_vectors.get(text)
+            if vecs is None:     # embedded once per sentence; a report has a few hundred
+                vecs = self._clause_vectors[text] = self.embedder.passages(pieces)
             match = list(vecs @ self.embedder.query(q.text)
                          + ENGLISH_CLAUSE_COVERAGE * np.array([self.coverage(q.words, p) for p in pieces]))
         # A figure question wants a figure: prefer a clause that has one; an amount question needs one.

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+import faiss
 import numpy as np
 
 from .embedder import Embedder
@@ -46,6 +47,8 @@ def fuse(dense: np.ndarray, lexical: np.ndarray, dense_weight: float = DENSE_WEI
 
 class Retriever:
     def __init__(self, index: Index, embedder: Embedder):
+        # One query at a time: FAISS's threads only fight numpy's for the two cores (11 ms -> 1 ms).
+        faiss.omp_set_num_threads(1)
         self.index, self.embedder = index, embedder
         self.vocab = set(index.bm25.vocab_dict) if hasattr(index.bm25, "vocab_dict") else None
 
