@@ -50,6 +50,28 @@ def lexical_tokens(chunk: Chunk) -> list[str]:
     return list(words(chunk.context))
 
 
+# Exact search while it is cheap; beyond, HNSW, which kept recall@10 0.955 at 1,000 reports
+# (eval/bench.md) with searches in ~2 ms instead of ~10.
+FLAT_MAX = 50_000
+HNSW_M, HNSW_EF_CONSTRUCTION, HNSW_EF_SEARCH = 32, 80, 1024
+
+
+def dense_index(vectors: np.ndarray, flat_max: int = FLAT_MAX) -> faiss.Index:
+    if len(vectors) <= flat_max:
+        index = faiss.IndexFlatIP(vectors.shape[1])
+    else:
+        index = faiss.IndexHNSWFlat(vectors.shape[1], HNSW_M, faiss.METRIC_INNER_PRODUCT)
+        index.hnsw.efConstruction = HNSW_EF_CONSTRUCTION
+    index.add(np.ascontiguousarray(vectors, dtype=np.float32))
+    return _tuned(index)
+
+
+def _tuned(index: faiss.Index) -> faiss.Index:
+    if isinstance(index, faiss.IndexHNSWFlat):
+        index.hnsw.efSearch = HNSW_EF_SEARCH
+    return index
+
+
 @dataclass
 class Index:
     manifest: dict
@@ -74,17 +96,26 @@ class Index:
             print(f"Embedding {len(chunks)} chunks and {len(doc.sentences)} sentences "
                   f"with {embedder.model_id}...", flush=True)
         vectors = embedder.passages(texts, progress=progress)
-        dense = faiss.IndexFlatIP(vectors.shape[1])
-        dense.add(vectors[:len(chunks)])
+        index = cls.assemble(chunks, vectors[:len(chunks)], vectors[len(chunks):], sentence_chunks(doc, chunks),
+                             expected_manifest(doc, chunks, embedder.model_id, params))
+        index.manifest.update(source=doc.source, build_seconds=round(time.perf_counter() - t0, 2))
+        return index
+
+    @classmethod
+    def assemble(cls, chunks: list[Chunk], chunk_vectors: np.ndarray, sentence_vectors: np.ndarray,
+                 owners: np.ndarray, manifest: dict, flat_max: int = FLAT_MAX) -> "Index":
+        """Everything but the embedding: the dense and lexical indexes and the glossary."""
         tokens = [lexical_tokens(c) or ["∅"] for c in chunks]
         bm25 = bm25s.BM25()
         bm25.index(tokens, show_progress=False)
         glossary = Glossary.build({t for doc_tokens in tokens for t in doc_tokens})
-        manifest = expected_manifest(doc, chunks, embedder.model_id, params)
-        manifest.update(dim=int(vectors.shape[1]), chunks=len(chunks), sentences=len(doc.sentences),
-                        source=doc.source, built_at=time.strftime("%Y-%m-%dT%H:%M:%S"),
-                        build_seconds=round(time.perf_counter() - t0, 2))
-        return cls(manifest, chunks, dense, bm25, vectors[len(chunks):], sentence_chunks(doc, chunks), glossary)
+        manifest = dict(manifest, dim=int(chunk_vectors.shape[1]), chunks=len(chunks),
+                        sentences=len(sentence_vectors), built_at=time.strftime("%Y-%m-%dT%H:%M:%S"))
+        return cls(manifest, chunks, dense_index(chunk_vectors, flat_max), bm25,
+                   np.ascontiguousarray(sentence_vectors, dtype=np.float32), owners, glossary)
+
+    def chunk_vectors(self, ids: np.ndarray) -> np.ndarray:
+        return self.dense.reconstruct_batch(np.asarray(ids, dtype=np.int64))
 
     def save(self, root: str | Path) -> Path:
         root = Path(root)
@@ -129,8 +160,9 @@ class Index:
                 raise IndexStoreError(f"The index in {gen} was written in format "
                                       f"{manifest.get('format_version')}; this version reads {FORMAT_VERSION}.")
             chunks = [Chunk(**c) for c in json.loads((gen / "chunks.json").read_text(encoding="utf-8"))]
-            dense = faiss.read_index(str(gen / "dense.faiss"))
-            sentences = np.load(gen / "sentences.npy")
+            dense = _tuned(faiss.read_index(str(gen / "dense.faiss")))
+            # Memory-mapped: at 1,000 reports the sentence vectors are most of the index.
+            sentences = np.load(gen / "sentences.npy", mmap_mode="r")
             owners = np.load(gen / "sentence_chunks.npy")
             glossary = Glossary.from_json(json.loads((gen / "glossary.json").read_text(encoding="utf-8")))
             bm25 = bm25s.BM25.load(str(gen / "bm25"), show_progress=False)

@@ -24,18 +24,24 @@ DENSE_WEIGHT = 0.5
 LEXICAL_SCALE = 3.0     # a top BM25 match counts as much as a chunk three deviations above the mean
 # English questions match lexically only through the glossary's translations, which are noisier.
 TRANSLATED_WEIGHT = 0.3
+FULL_SCORING_MAX = 20_000   # chunks; the bundled report has ~100, 1,000 reports ~100,000
+CANDIDATES = 100            # from each side, at scale
+STATS_SAMPLE = 2_048        # chunks whose similarities stand for the whole index, at scale
 
 
 @dataclass
 class Scores:
-    """Per chunk: cosine similarity, BM25 score, and the fused score that ranks."""
+    """For the chunks `ids`: cosine similarity, BM25 score, and the fused score that ranks."""
+    ids: np.ndarray
     dense: np.ndarray
     lexical: np.ndarray
     fused: np.ndarray
 
 
-def zscore(x: np.ndarray) -> np.ndarray:
-    return (x - x.mean()) / (x.std() + 1e-9)
+def zscore(x: np.ndarray, ref: np.ndarray | None = None) -> np.ndarray:
+    """Standard scores of `x` against `ref` (by default, against itself)."""
+    ref = x if ref is None else ref
+    return (x - ref.mean()) / (ref.std() + 1e-9)
 
 
 def fuse(dense: np.ndarray, lexical: np.ndarray, dense_weight: float = DENSE_WEIGHT) -> np.ndarray:
@@ -46,26 +52,65 @@ def fuse(dense: np.ndarray, lexical: np.ndarray, dense_weight: float = DENSE_WEI
 
 
 class Retriever:
-    def __init__(self, index: Index, embedder: Embedder):
+    """Scores every chunk of a report-sized index; beyond FULL_SCORING_MAX chunks (hundreds of
+    reports) only the top candidates of each side, against statistics from a fixed sample."""
+
+    def __init__(self, index: Index, embedder: Embedder, full_scoring_max: int = FULL_SCORING_MAX,
+                 candidates: int = CANDIDATES):
         # One query at a time: FAISS's threads only fight numpy's for the two cores (11 ms -> 1 ms).
         faiss.omp_set_num_threads(1)
         self.index, self.embedder = index, embedder
         self.vocab = set(index.bm25.vocab_dict) if hasattr(index.bm25, "vocab_dict") else None
+        n = len(index.chunks)
+        self.full, self.k_candidates = n <= full_scoring_max, min(candidates, n - 1)
+        self.sample = np.unique(np.linspace(0, n - 1, min(n, STATS_SAMPLE)).astype(np.int64))
 
-    def cosines(self, qvec: np.ndarray) -> np.ndarray:
-        n = self.index.dense.ntotal
-        sims, ids = self.index.dense.search(qvec[None, :].astype(np.float32), n)
-        out = np.zeros(n, dtype=np.float64)
-        out[ids[0]] = sims[0]
-        return out
+    def candidates(self, qvec: np.ndarray, lexical: np.ndarray) -> np.ndarray:
+        """The chunks worth scoring: all of them, or the best of each side at scale."""
+        if self.full:
+            return np.arange(len(self.index.chunks))
+        k = self.k_candidates
+        _, ids = self.index.dense.search(qvec[None, :].astype(np.float32), k)
+        lex = np.argpartition(-lexical, k)[:k] if lexical.max() > 0 else []
+        return np.union1d(ids[0][ids[0] >= 0], lex).astype(np.int64)
 
-    def dense_scores(self, qvec: np.ndarray, cosines: np.ndarray | None = None) -> np.ndarray:
+    def cosines(self, qvec: np.ndarray, ids: np.ndarray | None = None) -> np.ndarray:
+        if ids is None or len(ids) == self.index.dense.ntotal:
+            n = self.index.dense.ntotal
+            sims, order = self.index.dense.search(qvec[None, :].astype(np.float32), n)
+            out = np.zeros(n, dtype=np.float64)
+            out[order[0]] = sims[0]
+            return out if ids is None else out[ids]
+        return (self.index.chunk_vectors(ids) @ qvec).astype(np.float64)
+
+    def best_sentences(self, qvec: np.ndarray, ids: np.ndarray) -> np.ndarray:
+        """Each chunk's best sentence similarity (-1 for a chunk in which no sentence starts)."""
+        owners = self.index.sentence_chunks
+        starts, ends = np.searchsorted(owners, ids, "left"), np.searchsorted(owners, ids, "right")
+        lengths = ends - starts
+        best = np.full(len(ids), -1.0)
+        if lengths.sum() == 0:
+            return best
+        offsets = np.cumsum(lengths) - lengths
+        rows = np.repeat(starts - offsets, lengths) + np.arange(lengths.sum())
+        sims = np.asarray(self.index.sentence_vectors[rows] @ qvec, dtype=np.float64)
+        has = lengths > 0
+        best[has] = np.maximum.reduceat(sims, offsets[has])
+        return best
+
+    def dense_scores(self, qvec: np.ndarray, ids: np.ndarray | None = None,
+                     cosines: np.ndarray | None = None) -> np.ndarray:
         """How well each chunk matches as a whole and through its best sentence, as a z-score.
         The best sentence catches a short fact that a long chunk's vector dilutes."""
-        chunk = self.cosines(qvec) if cosines is None else cosines
-        best = np.full(len(chunk), -1.0)
-        np.maximum.at(best, self.index.sentence_chunks, self.index.sentence_vectors @ qvec)
-        return zscore(zscore(chunk) + zscore(best))
+        ids = np.arange(len(self.index.chunks)) if ids is None else ids
+        chunk = self.cosines(qvec, ids) if cosines is None else cosines
+        best = self.best_sentences(qvec, ids)
+        if self.full:
+            return zscore(zscore(chunk) + zscore(best))
+        ref_chunk, ref_best = self.cosines(qvec, self.sample), self.best_sentences(qvec, self.sample)
+        ref = zscore(ref_chunk) + zscore(ref_best)
+        combined = zscore(chunk, ref_chunk) + zscore(best, ref_best)
+        return zscore(combined, ref)
 
     def query_words(self, query: str) -> list[str]:
         """The words BM25 looks for: the question's own, with English words (GDP, or a whole
@@ -81,15 +126,17 @@ class Retriever:
         return np.asarray(self.index.bm25.get_scores(tokens), dtype=np.float64)
 
     def scores(self, query: str, qvec: np.ndarray, mode: str = "hybrid") -> Scores:
-        cosines = self.cosines(qvec)
-        dense, lexical = self.dense_scores(qvec, cosines), self.lexical_scores(query)
+        lexical_all = self.lexical_scores(query)
+        ids = self.candidates(qvec, lexical_all)
+        cosines = self.cosines(qvec, ids)
+        dense, lexical = self.dense_scores(qvec, ids, cosines), lexical_all[ids]
         if mode == "dense":
             fused = dense
         elif mode == "bm25":
             fused = lexical
         else:
             fused = fuse(dense, lexical, DENSE_WEIGHT if is_chinese(query) else 1 - TRANSLATED_WEIGHT)
-        return Scores(cosines, lexical, fused)
+        return Scores(ids, cosines, lexical, fused)
 
     def retrieve(self, query: str, k: int = 5, mode: str = "hybrid",
                  qvec: np.ndarray | None = None) -> list[Passage]:
@@ -98,5 +145,5 @@ class Retriever:
         qvec = self.embedder.query(query) if qvec is None else qvec
         s = self.scores(query, qvec, mode)
         order = np.argsort(-s.fused, kind="stable")[:k]
-        return [Passage(self.index.chunks[i], float(s.fused[i]), float(s.dense[i]), float(s.lexical[i]))
+        return [Passage(self.index.chunks[s.ids[i]], float(s.fused[i]), float(s.dense[i]), float(s.lexical[i]))
                 for i in order]
