@@ -53,8 +53,8 @@ sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(HERE))
 
 import numpy as np  # noqa: E402
+from run import contains_gold, load_gold  # noqa: E402  (the evaluation's own definitions)
 
-GOLD = HERE / "gold.jsonl"
 WARMUP = 5
 SECTIONS = ("warm", "profile", "paths", "agreement", "cold", "memory", "build", "scale", "haystack")
 
@@ -62,19 +62,6 @@ SECTIONS = ("warm", "profile", "paths", "agreement", "cold", "memory", "build", 
 # --------------------------------------------------------------------------
 # small helpers
 # --------------------------------------------------------------------------
-def load_gold() -> list[dict]:
-    return [json.loads(line) for line in GOLD.read_text(encoding="utf-8").splitlines() if line.strip()]
-
-
-def squash(text: str) -> str:
-    return re.sub(r"\s+", "", text)
-
-
-def contains_gold(text: str, answers: list[str]) -> bool:
-    t = squash(text)
-    return any(squash(a) in t for a in answers)
-
-
 def pct(xs, q: float) -> float:
     """Nearest-rank percentile, as eval/run.py computes p95."""
     xs = sorted(xs)
@@ -913,7 +900,7 @@ def summary(res: dict) -> list[str]:
 
 def write_md(res: dict, out: Path) -> None:
     m = res["machine"]
-    L = [f"# Performance (issue 5)\n",
+    L = ["# Performance (issue 5)\n",
          f"Produced by `python eval/bench.py` ({res['seconds']:.0f} s). Machine: **{m['cores']} cores** "
          f"({m['cpu']}), {m['mem_gib']:.0f} GiB; load average {m['load_start']} at the start, "
          f"{m['load_end']} at the end (other processes share this machine: absolute times move with "

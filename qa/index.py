@@ -50,8 +50,8 @@ def lexical_tokens(chunk: Chunk) -> list[str]:
     return list(words(chunk.context))
 
 
-# Exact search while it is cheap; beyond, HNSW, which kept recall@10 0.955 at 1,000 reports
-# (eval/bench.md) with searches in ~2 ms instead of ~10.
+# Exact search while it is cheap; beyond, HNSW, which kept recall@10 0.933 at 1,000 reports
+# (eval/bench.md) with a top-10 search in ~1 ms.
 FLAT_MAX = 50_000
 HNSW_M, HNSW_EF_CONSTRUCTION, HNSW_EF_SEARCH = 32, 80, 1024
 
