@@ -48,7 +48,7 @@ class Question:
         unit = UNIT.search(text)
         return cls(text=text, lang="zh" if zh else "en", own_words=own,
                    words=list(dict.fromkeys(own + [w for w in translated if w in vocabulary])),
-                   years=frozenset(_years(text, report_year)),
+                   years=question_years(text, report_year),
                    unit=unit.group(1) if unit and unit.group(1)[0] not in GENERIC_UNITS else "",
                    wants_figure=bool(FIGURE_QUESTION.search(text)),
                    wants_amount=bool(AMOUNT_QUESTION.search(text)),
@@ -62,9 +62,10 @@ class Question:
         return [w for w in self.own_words if len(w) > 1][-1:]
 
 
-def _years(text: str, report_year: int | None) -> set[int]:
+def question_years(text: str, report_year: int | None) -> frozenset[int]:
+    """The years a question names, with 今年 / 去年 / "last year" resolved against the report's year."""
     years = {int(y) for y in YEAR.findall(text)}
     if report_year:
         low = text.lower()
         years |= {report_year + d for phrase, d in RELATIVE_YEARS.items() if phrase in low}
-    return years
+    return frozenset(years)

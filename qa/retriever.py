@@ -16,6 +16,7 @@ import numpy as np
 
 from .embedder import Embedder
 from .index import Index
+from .question import YEAR, question_years
 from .schema import Passage
 from .segmenter import is_chinese, words
 
@@ -27,6 +28,9 @@ TRANSLATED_WEIGHT = 0.3
 FULL_SCORING_MAX = 20_000   # chunks; the bundled report has ~100, 1,000 reports ~100,000
 CANDIDATES = 100            # from each side, at scale
 STATS_SAMPLE = 2_048        # chunks whose similarities stand for the whole index, at scale
+# A chunk that speaks of other years than the question ("去年" in a report of 2024 is 2023; part
+# one reviews 2023, parts two and three plan 2024) is pushed down by this much of the fused score.
+YEAR_PENALTY = 1.0
 
 
 @dataclass
@@ -64,6 +68,16 @@ class Retriever:
         n = len(index.chunks)
         self.full, self.k_candidates = n <= full_scoring_max, min(candidates, n - 1)
         self.sample = np.unique(np.linspace(0, n - 1, min(n, STATS_SAMPLE)).astype(np.int64))
+        self.chunk_years = [frozenset(int(y) for y in YEAR.findall(c.section + c.text)) for c in index.chunks]
+        years = YEAR.findall(index.chunks[0].title) if index.chunks else []
+        self.report_year = int(years[0]) if years else None
+
+    def year_mismatch(self, query: str, ids: np.ndarray) -> np.ndarray:
+        """1 for each chunk that names none of the years the question asks about."""
+        asked = question_years(query, self.report_year)
+        if not asked:
+            return np.zeros(len(ids))
+        return np.array([not (self.chunk_years[i] & asked) for i in ids], dtype=np.float64)
 
     def candidates(self, qvec: np.ndarray, lexical: np.ndarray) -> np.ndarray:
         """The chunks worth scoring: all of them, or the best of each side at scale."""
@@ -136,6 +150,7 @@ class Retriever:
             fused = lexical
         else:
             fused = fuse(dense, lexical, DENSE_WEIGHT if is_chinese(query) else 1 - TRANSLATED_WEIGHT)
+            fused = fused - YEAR_PENALTY * self.year_mismatch(query, ids)
         return Scores(ids, cosines, lexical, fused)
 
     def retrieve(self, query: str, k: int = 5, mode: str = "hybrid",

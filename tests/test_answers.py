@@ -71,6 +71,12 @@ def test_passages_are_ranked_with_scores_and_sections(qa):
     assert "新能源汽车产业集群" in ans.passages[0].text
 
 
+def test_retrieval_follows_the_year_asked_about(qa):
+    # 去年 in a report given in 2024 is 2023: the review in part one, not the 2024 plan.
+    assert qa.search("去年技改投资增长了多少？", k=1)[0].section.startswith("一、2023年工作回顾")
+    assert qa.search("今年技改投资要增长多少？", k=1)[0].section.startswith("三、2024年重点工作安排")
+
+
 def test_search_returns_passages_only(qa):
     passages = qa.search("新能源汽车", k=3)
     assert len(passages) == 3 and any("新能源汽车" in p.text for p in passages)
