@@ -24,7 +24,7 @@ import traceback  # noqa: E402
 
 os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
 
-from qa import ReportQA, ReportQAError  # noqa: E402  (light: the model loads in ReportQA.load)
+from qa import Answer, ReportQA, ReportQAError  # noqa: E402  (light: the model loads in ReportQA.load)
 from qa.engine import MAX_QUESTION_CHARS  # noqa: E402
 
 EXAMPLES = [
@@ -33,7 +33,7 @@ EXAMPLES = [
     "城镇新增就业目标是多少？",
     "新能源汽车产业集群有哪些重点项目？",
     "What was Henan's GDP growth in 2023?",
-    "How many new urban jobs does Henan target in 2024?",
+    "How much did PM2.5 concentration fall in 2023?",
     "2024年河南省常住人口是多少？",
 ]
 NOT_FOUND_SHOWN = 3          # closest passages quoted in the chat when there is no answer
@@ -256,9 +256,8 @@ class Engine:
         try:
             return {**self.ask(question, k).to_dict(), "error": None}
         except ReportQAError as e:
-            return {"question": question if isinstance(question, str) else "", "found": False, "text": "",
-                    "confidence": 0.0, "message": str(e), "citations": [], "passages": [],
-                    "error": str(e)}
+            refused = Answer(question if isinstance(question, str) else "", False, "", message=str(e))
+            return {**refused.to_dict(), "error": str(e)}
 
 
 # ------------------------------------------------------------------------ UI

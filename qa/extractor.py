@@ -37,7 +37,7 @@ ENGLISH_CLAUSE_COVERAGE = 0.1   # translated words sharpen the dense match, whic
 NOT_FOUND = "报告中没有找到答案。The report does not say; the closest passages are below."
 CALIBRATION = Path(__file__).with_name("calibration.json")
 FEATURES = ["dense", "dense_gap", "coverage", "sentence_coverage", "clause_coverage", "rank",
-            "figure_match", "year_mismatch", "type_match"]
+            "figure_match", "year_mismatch", "type_match", "heading"]
 ACCEPT_FEATURES = ["score", "dense", "coverage", "known_words", "year_mismatch", "margin",
                    "figure_missing", "unit_missing", "unknown_name"]
 
@@ -78,6 +78,11 @@ class Extractor:
         self.calibrator = calibrator or Calibrator()
         self.contexts = [sentence_context(doc, i) for i in range(len(doc.sentences))]
         self.sentence_index = {s.start: i for i, s in enumerate(doc.sentences)}
+        # A paragraph's lead ("新能源汽车产业集群。") names a topic; it rarely answers by itself.
+        self.headings = {i for i, s in enumerate(doc.sentences)
+                         if s.start == doc.paragraphs[s.paragraph].start
+                         and doc.text[s.start:s.end].rstrip("。") in (doc.paragraphs[s.paragraph].lead,
+                                                                    doc.paragraphs[s.paragraph].section)}
         df: dict[str, int] = {}
         for ctx in self.contexts:
             for w in set(words(ctx)):
@@ -150,7 +155,8 @@ class Extractor:
         out, seen = [], set()
         for rank, p in enumerate(passages[:CANDIDATE_PASSAGES]):
             for i in self._sentences_in(p.chunk.start, p.chunk.end):
-                if i in seen:
+                # A topic heading names what a list or an explanation is about; it is not one.
+                if i in seen or (q.wants_explanation and i in self.headings):
                     continue
                 seen.add(i)
                 text = self.sentence_text(i)
@@ -163,6 +169,7 @@ class Extractor:
                     "figure_match": float(q.wants_figure and bool(DIGIT.search(text))),
                     "year_mismatch": float(self.year_mismatch(q.years, i)),
                     "type_match": float(self.type_match(q, text)),
+                    "heading": float(i in self.headings),
                 }))
         top = max((c.feats["dense"] for c in out), default=0.0)
         for c in out:

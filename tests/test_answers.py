@@ -34,6 +34,11 @@ def test_descriptive_question_gets_the_sentence(qa):
     _check_citation(qa, ans)
 
 
+def test_a_list_question_gets_the_list_not_its_topic_heading(qa):
+    ans = qa.ask("新能源汽车产业集群有哪些重点项目？")
+    assert ans.found and ans.text != "新能源汽车产业集群。" and "洛阳中州时代新能源电池产业基地" in ans.text
+
+
 def test_english_question_is_answered_from_the_chinese_text(qa):
     ans = qa.ask("What is Henan's R&D intensity target for 2024?")
     assert ans.found and "研发经费投入强度 2.1%" in ans.text
