@@ -1,7 +1,7 @@
 """report-qa: cited extractive answers from government work reports.
 
 parse (document) → chunk (chunks) → embed (embedder) → index (index)
-→ retrieve (retriever) → answer (extractor), behind the ReportQA facade (engine).
+→ retrieve (retriever) → answer (question, extractor), behind the ReportQA facade (engine).
 """
 from .engine import ReportQA
 from .errors import ReportQAError

@@ -7,6 +7,7 @@ without any knowledge of this particular report.
 """
 from __future__ import annotations
 
+import bisect
 import hashlib
 import re
 import statistics
@@ -64,7 +65,6 @@ class Document:
 
     def sentence_at(self, offset: int) -> Sentence:
         """The sentence that contains character `offset` of the text."""
-        import bisect
         if not self._sentence_starts:
             self._sentence_starts = [s.start for s in self.sentences]
         i = bisect.bisect_right(self._sentence_starts, offset) - 1
