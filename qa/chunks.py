@@ -32,16 +32,13 @@ def _pieces(doc: Document, start: int, end: int, hard_max: int) -> list[tuple[in
     return out
 
 
-def _first_title(doc: Document) -> int:
-    return next(i for i, p in enumerate(doc.paragraphs) if p.kind == "title")
-
-
 def chunk_document(doc: Document, params: ChunkingParams = ChunkingParams()) -> list[Chunk]:
     chunks: list[Chunk] = []
     by_paragraph: dict[int, list[tuple[int, int]]] = {}
+    # The cover page's lines make one chunk together, keyed by its first line.
+    cover = next((i for i, p in enumerate(doc.paragraphs) if p.kind == "title"), None)
     for s in doc.sentences:
-        # The cover page's lines make one chunk together, keyed by its first line.
-        key = _first_title(doc) if doc.paragraphs[s.paragraph].kind == "title" else s.paragraph
+        key = cover if doc.paragraphs[s.paragraph].kind == "title" else s.paragraph
         by_paragraph.setdefault(key, []).extend(_pieces(doc, s.start, s.end, params.hard_max))
     for p_idx, spans in by_paragraph.items():
         para = doc.paragraphs[p_idx]

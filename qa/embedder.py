@@ -116,12 +116,6 @@ def materialise_default_dir() -> Path:
                       f"into {target} (once, ~10 s)...", _convert_checked)
 
 
-def materialise_default():
-    """The converted default model's directory and its sentence-transformers (torch) model."""
-    target = materialise_default_dir()
-    return target, _load(target)
-
-
 # --------------------------------------------------------------------------
 # ONNX backend (default model only)
 # --------------------------------------------------------------------------

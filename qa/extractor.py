@@ -20,7 +20,7 @@ from .document import Document
 from .embedder import Embedder
 from .glossary import Glossary
 from .index import sentence_context
-from .question import YEAR, Question
+from .question import Question, report_year, years_in
 from .schema import Answer, Citation, Passage
 from .segmenter import words
 
@@ -92,8 +92,7 @@ class Extractor:
         self.unseen_idf = math.log((n + 1) / 0.5)
         self._clause_vectors: dict[str, np.ndarray] = {}
         jieba.posseg.lcut("河南")      # load the tagger now, not on the first question
-        years = YEAR.findall(doc.title)
-        self.year = int(years[0]) if years else None    # the report's own year, for 今年 and 去年
+        self.year = report_year(doc.title)
 
     def sentence_text(self, i: int) -> str:
         s = self.doc.sentences[i]
@@ -145,8 +144,7 @@ class Extractor:
         if not years:
             return False
         para = self.doc.paragraphs[self.doc.sentences[sentence].paragraph]
-        known = {int(y) for y in YEAR.findall(self.sentence_text(sentence) + para.part)}
-        return not (years & known)
+        return not (years & years_in(self.sentence_text(sentence) + para.part))
 
     def clause_coverage(self, qwords: list[str], text: str) -> float:
         return max((self.coverage(qwords, m.group()) for m in CLAUSE.finditer(text)), default=0.0)

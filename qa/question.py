@@ -62,9 +62,20 @@ class Question:
         return [w for w in self.own_words if len(w) > 1][-1:]
 
 
+def years_in(text: str) -> frozenset[int]:
+    """The years a text names (2023, 2025), as numbers."""
+    return frozenset(int(y) for y in YEAR.findall(text))
+
+
+def report_year(title: str) -> int | None:
+    """A report's own year, from its title ("——2024 年 1 月 28 日在…"): what 今年 means in it."""
+    years = YEAR.findall(title)
+    return int(years[0]) if years else None
+
+
 def question_years(text: str, report_year: int | None) -> frozenset[int]:
     """The years a question names, with 今年 / 去年 / "last year" resolved against the report's year."""
-    years = {int(y) for y in YEAR.findall(text)}
+    years = set(years_in(text))
     if report_year:
         low = text.lower()
         years |= {report_year + d for phrase, d in RELATIVE_YEARS.items() if phrase in low}

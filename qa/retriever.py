@@ -16,7 +16,7 @@ import numpy as np
 
 from .embedder import Embedder
 from .index import Index
-from .question import YEAR, question_years
+from .question import question_years, report_year, years_in
 from .schema import Passage
 from .segmenter import is_chinese, words
 
@@ -64,13 +64,12 @@ class Retriever:
         # One query at a time: FAISS's threads only fight numpy's for the two cores (11 ms -> 1 ms).
         faiss.omp_set_num_threads(1)
         self.index, self.embedder = index, embedder
-        self.vocab = set(index.bm25.vocab_dict) if hasattr(index.bm25, "vocab_dict") else None
+        self.vocab = set(index.bm25.vocab_dict)
         n = len(index.chunks)
         self.full, self.k_candidates = n <= full_scoring_max, min(candidates, n - 1)
         self.sample = np.unique(np.linspace(0, n - 1, min(n, STATS_SAMPLE)).astype(np.int64))
-        self.chunk_years = [frozenset(int(y) for y in YEAR.findall(c.section + c.text)) for c in index.chunks]
-        years = YEAR.findall(index.chunks[0].title) if index.chunks else []
-        self.report_year = int(years[0]) if years else None
+        self.chunk_years = [years_in(c.section + c.text) for c in index.chunks]
+        self.report_year = report_year(index.chunks[0].title) if index.chunks else None
 
     def year_mismatch(self, query: str, ids: np.ndarray) -> np.ndarray:
         """1 for each chunk that names none of the years the question asks about."""
@@ -134,7 +133,7 @@ class Retriever:
         return own + self.index.glossary.translate(foreign)
 
     def lexical_scores(self, query: str) -> np.ndarray:
-        tokens = [w for w in self.query_words(query) if self.vocab is None or w in self.vocab]
+        tokens = [w for w in self.query_words(query) if w in self.vocab]
         if not tokens:
             return np.zeros(len(self.index.chunks))
         return np.asarray(self.index.bm25.get_scores(tokens), dtype=np.float64)
