@@ -228,7 +228,7 @@ def warm_ask(qa, gold: list[dict], runs: int) -> dict:
 
 def embed_paths(qa, gold: list[dict], runs: int) -> dict:
     """Query-embedding latency, the same questions through each path, interleaved run by run."""
-    from qa.embedder import Embedder, OnnxEncoder, default_model_dir, onnx_dir
+    from qa.model.embedder import Embedder, OnnxEncoder, default_model_dir, onnx_dir
     questions = [g["question"] for g in gold]
     paths = {}
     if qa.embedder.backend == "onnx":
@@ -419,10 +419,10 @@ def _alter(text: str, rng: random.Random) -> str:
 def base_report():
     """The bundled report as the index sees it: its chunks, its sentences as embedded (under their
     headings) and the chunk each sentence starts in."""
-    from qa.chunks import ChunkingParams, chunk_document
-    from qa.document import read_report
+    from qa.ingest.chunks import ChunkingParams, chunk_document
+    from qa.ingest.document import read_report
     from qa.engine import BUNDLED_REPORT
-    from qa.index import sentence_chunks, sentence_context
+    from qa.store.index import sentence_chunks, sentence_context
     doc = read_report(BUNDLED_REPORT)
     chunks = chunk_document(doc, ChunkingParams())
     return chunks, [sentence_context(doc, i) for i in range(len(doc.sentences))], sentence_chunks(doc, chunks)
@@ -519,9 +519,9 @@ def child_scale_build(n_reports: int, work: str, real_max: int, pool_path: str, 
     """Build a corpus of n reports with qa.index.Index.assemble and save it under `work`/index;
     embeds real text when n <= real_max (and keeps its vectors, by report and position, as the pool)."""
     import bm25s
-    import qa.index as qindex
-    from qa.embedder import default_model_id
-    from qa.glossary import Glossary
+    import qa.store.index as qindex
+    from qa.model.embedder import default_model_id
+    from qa.language.glossary import Glossary
     t_all = time.perf_counter()
     chunks, sents, owners, chunk_src, sent_src = synthetic_corpus(n_reports)
     t_corpus = time.perf_counter() - t_all
@@ -531,7 +531,7 @@ def child_scale_build(n_reports: int, work: str, real_max: int, pool_path: str, 
     real = n_reports <= real_max
     t0 = time.perf_counter()
     if real:
-        from qa.embedder import Embedder
+        from qa.model.embedder import Embedder
         emb = Embedder()
         t_model = time.perf_counter() - t0
         t0 = time.perf_counter()
@@ -592,9 +592,9 @@ def child_scale_search(work: str, runs: int) -> dict:
     import dataclasses
 
     import faiss
-    import qa.index as qindex
-    import qa.retriever as qretriever
-    from qa.embedder import Embedder
+    import qa.store.index as qindex
+    import qa.ask.retriever as qretriever
+    from qa.model.embedder import Embedder
     rss0 = rss_mib()
     emb = Embedder()
     rss_model = rss_mib()
@@ -673,8 +673,8 @@ def child_scale_search(work: str, runs: int) -> dict:
 
 
 def scale(sizes: list[int], real_max: int, runs: int) -> dict:
-    import qa.index as qindex
-    import qa.retriever as qretriever
+    import qa.store.index as qindex
+    import qa.ask.retriever as qretriever
     work_root = Path(tempfile.mkdtemp(prefix="bench-scale-"))
     rows = []
     pool_path, sigma, pool_cos = "", 0.0, float("nan")
@@ -1176,7 +1176,7 @@ def main(argv=None) -> int:
     out = Path(a.out)
     import faiss  # noqa: F401  (version only)
     from qa import ReportQA
-    from qa.embedder import onnx_threads
+    from qa.model.embedder import onnx_threads
     gold = load_gold()
     res = {"runs": a.runs}
     say("warm ask()...")

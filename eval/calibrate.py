@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""Fit the answer step's two small logistic models on the gold set and write qa/calibration.json.
+"""Fit the answer step's two small logistic models on the gold set and write qa/ask/calibration.json.
 
     python eval/calibrate.py            # fit, report 5-fold cross-validated figures, write
     python eval/calibrate.py --dry-run  # fit and report only
@@ -25,8 +25,8 @@ sys.path.insert(0, str(HERE.parent))
 from run import contains_gold, load_gold  # noqa: E402
 
 from qa import ReportQA  # noqa: E402
-from qa.extractor import ACCEPT_FEATURES, CALIBRATION, FEATURES
-from qa.segmenter import is_chinese  # noqa: E402
+from qa.ask.extractor import ACCEPT_FEATURES, CALIBRATION, FEATURES
+from qa.language.segmenter import is_chinese  # noqa: E402
 
 RIDGE = 0.05
 FOLDS = 5

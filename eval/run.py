@@ -24,7 +24,7 @@ HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parent))
 
 from qa import ReportQA  # noqa: E402
-from qa.retriever import MODES  # noqa: E402
+from qa.ask.retriever import MODES  # noqa: E402
 
 GOLD = HERE / "gold.jsonl"
 CATEGORIES = ["result_2023", "target_2024", "plan_2024", "descriptive", "entity", "english", "unanswerable"]

@@ -7,7 +7,7 @@ import sys
 
 from .engine import ReportQA, clean_question
 from .errors import ReportQAError
-from .retriever import MODES
+from .ask.retriever import MODES
 from .schema import Answer, Passage
 
 

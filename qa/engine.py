@@ -11,13 +11,13 @@ import re
 import unicodedata
 from pathlib import Path
 
-from .chunks import ChunkingParams, chunk_document
-from .document import Document, read_report
-from .embedder import Embedder
+from .ingest.chunks import ChunkingParams, chunk_document
+from .ingest.document import Document, read_report
+from .model.embedder import Embedder
 from .errors import IndexStoreError, QuestionError
-from .extractor import Extractor
-from .index import Index, expected_manifest
-from .retriever import MODES, Retriever
+from .ask.extractor import Extractor
+from .store.index import Index, expected_manifest
+from .ask.retriever import MODES, Retriever
 from .schema import Answer, Passage
 
 PACKAGE_DIR = Path(__file__).parent
@@ -33,7 +33,7 @@ def default_index_dir() -> Path:
     checkout = PACKAGE_DIR.parent
     if (checkout / "pyproject.toml").exists():
         return checkout / "index"
-    from .embedder import cache_dir
+    from .model.embedder import cache_dir
     return cache_dir() / "index"
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 import pytest
 
 from qa import ReportQA
-from qa.document import read_report
+from qa.ingest.document import read_report
 from qa.engine import BUNDLED_REPORT
 
 

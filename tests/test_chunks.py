@@ -1,4 +1,4 @@
-from qa.chunks import ChunkingParams, chunk_document
+from qa.ingest.chunks import ChunkingParams, chunk_document
 
 
 def test_chunks_follow_the_structure(doc):

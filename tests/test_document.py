@@ -2,7 +2,7 @@ import re
 
 import pytest
 
-from qa.document import parse, read_report
+from qa.ingest.document import parse, read_report
 from qa.engine import BUNDLED_REPORT
 from qa.errors import ReportError
 

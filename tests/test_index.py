@@ -4,7 +4,7 @@ import pytest
 
 from qa import ReportQA
 from qa.errors import IndexStoreError
-from qa.index import Index
+from qa.store.index import Index
 
 
 def _gen(root):

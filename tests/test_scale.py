@@ -7,8 +7,8 @@ import faiss
 import numpy as np
 import pytest
 
-from qa.index import Index
-from qa.retriever import Retriever
+from qa.store.index import Index
+from qa.ask.retriever import Retriever
 
 EVAL = Path(__file__).resolve().parent.parent / "eval" / "run.py"
 

@@ -21,13 +21,13 @@ import bm25s
 import faiss
 import numpy as np
 
-from .chunks import ChunkingParams
-from .document import Document
-from .embedder import Embedder
-from .errors import IndexStoreError
-from .glossary import Glossary
-from .schema import Chunk
-from .segmenter import words
+from ..ingest.chunks import ChunkingParams
+from ..ingest.document import Document
+from ..model.embedder import Embedder
+from ..errors import IndexStoreError
+from ..language.glossary import Glossary
+from ..schema import Chunk
+from ..language.segmenter import words
 
 # Bump whenever what is derived and stored changes (vectors, glossary rules, sentence map).
 FORMAT_VERSION = 5

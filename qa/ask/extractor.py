@@ -16,13 +16,13 @@ from pathlib import Path
 import jieba.posseg
 import numpy as np
 
-from .document import Document
-from .embedder import Embedder
-from .glossary import Glossary
-from .index import sentence_context
+from ..ingest.document import Document
+from ..model.embedder import Embedder
+from ..language.glossary import Glossary
+from ..store.index import sentence_context
 from .question import Question, report_year, years_in
-from .schema import Answer, Citation, Passage
-from .segmenter import words
+from ..schema import Answer, Citation, Passage
+from ..language.segmenter import words
 
 FIGURE = re.compile(r"\d|[一二三四五六七八九十两][十百千万亿]")
 ORDINAL = re.compile(r"第[一二三四五六七八九十\d]+")

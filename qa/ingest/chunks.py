@@ -5,7 +5,7 @@ import re
 from dataclasses import asdict, dataclass
 
 from .document import Document
-from .schema import Chunk
+from ..schema import Chunk
 
 CLAUSE_END = re.compile(r"(?<=[；，])")
 

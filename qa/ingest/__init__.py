@@ -1,0 +1,1 @@
+"""Ingest: a report file becomes a Document with its structure, then chunks."""

@@ -1,0 +1,1 @@
+"""Language: words and meanings shared by documents and questions."""

@@ -1,0 +1,1 @@
+"""Model: text becomes vectors (sentence-transformers, or its ONNX export)."""

@@ -1,0 +1,1 @@
+"""Store: where vectors and words live, persisted and swapped in atomically."""
