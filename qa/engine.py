@@ -6,6 +6,7 @@
 """
 from __future__ import annotations
 
+import logging
 import os
 import re
 import unicodedata
@@ -24,6 +25,7 @@ PACKAGE_DIR = Path(__file__).parent
 BUNDLED_REPORT = PACKAGE_DIR / "data" / "henan-2024-government-work-report.txt"
 MAX_QUESTION_CHARS = 500
 MAX_K = 50
+log = logging.getLogger(__name__)
 
 
 def default_index_dir() -> Path:
@@ -99,11 +101,10 @@ def _usable(root: Path, expected: dict) -> Index | None:
         index = Index.load(root)
     except IndexStoreError as e:
         if (root / "CURRENT").exists():
-            print(f"{e} Rebuilding it.", flush=True)
+            log.warning("%s Rebuilding it.", e)
         return None
     if not index.matches(expected):
-        print(f"The index in {root} was built from another report, model or chunking; rebuilding it.",
-              flush=True)
+        log.info("The index in %s was built from another report, model or chunking; rebuilding it.", root)
         return None
     return index
 

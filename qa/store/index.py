@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import logging
 import os
 import shutil
 import tempfile
@@ -31,6 +32,7 @@ from ..language.segmenter import words
 
 # Bump whenever what is derived and stored changes (vectors, glossary rules, sentence map).
 FORMAT_VERSION = 5
+log = logging.getLogger(__name__)
 
 
 def chunks_sha256(chunks: list[Chunk]) -> str:
@@ -92,9 +94,7 @@ class Index:
             raise IndexStoreError("The report has no text to index.")
         t0 = time.perf_counter()
         texts = [c.context for c in chunks] + [sentence_context(doc, s) for s in range(len(doc.sentences))]
-        if progress:
-            print(f"Embedding {len(chunks)} chunks and {len(doc.sentences)} sentences "
-                  f"with {embedder.model_id}...", flush=True)
+        log.info("Embedding %d chunks and %d sentences with %s", len(chunks), len(doc.sentences), embedder.model_id)
         vectors = embedder.passages(texts, progress=progress)
         index = cls.assemble(chunks, vectors[:len(chunks)], vectors[len(chunks):], sentence_chunks(doc, chunks),
                              expected_manifest(doc, chunks, embedder.model_id, params))
