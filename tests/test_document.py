@@ -22,7 +22,10 @@ def test_title_block(doc):
     titles = [doc.text[p.start:p.end] for p in doc.paragraphs if p.kind == "title"]
     assert titles == ["政府工作报告", "——2024 年 1 月 28 日在河南省第十四届人民代表大会第二次会议上",
                       "河南省人民政府省长 王凯"]
-    assert doc.title.startswith("政府工作报告——2024 年 1 月 28 日")
+    assert doc.title == "政府工作报告"
+    m = doc.meta
+    assert (m.year, m.date, m.speaker, m.meeting) == (2024, "2024-01-28", "王凯", "河南省第十四届人民代表大会第二次会议")
+    assert doc.text[slice(*m.spans["speaker"])] == "王凯"
 
 
 def test_parts_and_standalone_sections(doc):
