@@ -1,0 +1,345 @@
+"""Read a report file into text lines: .txt in any common encoding, .pdf with a text layer, .docx.
+
+A PDF gives its lines as the page shows them, without running headers, footers and page
+numbers; the parser re-joins the hard-wrapped lines.  A .docx gives one paragraph (or table
+cell) per line.  Anything that is not a Chinese report raises ReportError with a one-line
+message saying what to do.  The PDF and .docx libraries are imported only when such a file is
+read, so answering questions never loads them.
+"""
+from __future__ import annotations
+
+import codecs
+import io
+import logging
+import math
+import re
+import stat
+from collections import Counter
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Iterator
+
+from ..errors import ReportError
+
+log = logging.getLogger(__name__)
+
+# A report is 30-150 KB of text and its PDF a few MB; a PDF carrying scanned pages or photos can
+# reach tens of MB.  64 MiB leaves room for all of those and stops a wrong file (a video, a disk
+# image) from being read into memory.
+MAX_BYTES = 64 * 1024 * 1024
+ACCEPTED = ".txt, .pdf or .docx"
+FORMATS = {".txt": "txt", "": "txt", ".pdf": "pdf", ".docx": "docx"}
+# Reports are 84-90% Chinese characters (the 32 shared reports); English text, mojibake and
+# text decoded with the wrong encoding are far below this share.
+MIN_CJK_SHARE = 0.4
+CJK_RE = re.compile(r"[\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff\U00020000-\U0003134f]")
+# Byte-order marks, longest first: the UTF-32 LE mark begins with the UTF-16 LE one.
+BOMS = ((codecs.BOM_UTF8, "utf-8-sig"), (codecs.BOM_UTF32_LE, "utf-32"),
+        (codecs.BOM_UTF32_BE, "utf-32"), (codecs.BOM_UTF16_LE, "utf-16"),
+        (codecs.BOM_UTF16_BE, "utf-16"))
+# GB18030 is a superset of both, so it decodes whatever the detector calls GBK or GB2312.
+GB_FAMILY = {"gb2312", "gbk", "gb18030"}
+# File signatures, to name what a binary file is instead of calling it "not text".
+SIGNATURES = {b"\x89PNG": "a PNG image", b"\xff\xd8\xff": "a JPEG image", b"GIF8": "a GIF image",
+              b"\xd0\xcf\x11\xe0": "an Office 97-2003 file (.doc/.xls): save it as .docx"}
+# Running headers and footers sit among the top and bottom two lines of a page.
+EDGE_LINES = 2
+# A line at a page edge that recurs on this share of pages (at least two) is a running
+# header or footer; page numbers recur too once digits are masked.
+RUNNING_SHARE = 0.5
+PAGE_NUMBER_RE = re.compile(
+    r"^[\s\-—–－~·]*(?:第\s*\d+\s*页(?:\s*[/，,]?\s*共\s*\d+\s*页)?"
+    r"|\d+(?:\s*/\s*\d+)?|page\s*\d+(?:\s*of\s*\d+)?)[\s\-—–－~·]*$", re.IGNORECASE)
+# A page with fewer characters than this has no text layer worth the name (a scan).
+MIN_PAGE_CHARS = 10
+
+
+def read_text(path: str | Path) -> str:
+    """The report at `path` as text, one line per line (PDF) or paragraph (.docx, .txt)."""
+    path = Path(path)
+    data = _read_bytes(path)
+    reader = {"txt": _read_txt, "pdf": _read_pdf, "docx": _read_docx}[_format_of(path, data)]
+    text = reader(data, path)
+    _check_chinese(text, path)
+    return text
+
+
+def detect_format(path: str | Path) -> str:
+    """The file's format, "txt", "pdf" or "docx": the extension says whether it is accepted,
+    the content which it is."""
+    path = Path(path)
+    _check_file(path)
+    with _open(path) as f:
+        return _format_of(path, f.read(8))
+
+
+def _check_file(path: Path) -> None:
+    """Refuse what is not a regular file of a sensible size, without opening it (a FIFO blocks)."""
+    try:
+        st = path.stat()
+    except FileNotFoundError:
+        raise ReportError(f"Report file not found: {path}; check the path.") from None
+    except OSError as e:
+        raise ReportError(f"Cannot read the report file {path}: {e.strerror}.") from None
+    if stat.S_ISDIR(st.st_mode):
+        raise ReportError(f"Cannot read {path}: it is a directory; give a {ACCEPTED} file.")
+    if not stat.S_ISREG(st.st_mode):
+        raise ReportError(f"Cannot read {path}: it is not a regular file (a device, pipe or "
+                          f"socket); give a {ACCEPTED} file.")
+    if st.st_size > MAX_BYTES:
+        raise _too_large(path, st.st_size)
+    if st.st_size == 0:
+        raise ReportError(f"The report file {path} is empty.")
+
+
+def _open(path: Path):
+    try:
+        return path.open("rb")
+    except OSError as e:
+        raise ReportError(f"Cannot read the report file {path}: {e.strerror}.") from None
+
+
+def _read_bytes(path: Path) -> bytes:
+    _check_file(path)
+    with _open(path) as f:
+        data = f.read(MAX_BYTES + 1)       # bounded, in case the file grew since stat
+    if len(data) > MAX_BYTES:
+        raise _too_large(path, len(data))
+    return data
+
+
+def _too_large(path: Path, size: int) -> ReportError:
+    return ReportError(f"{path} is too large for a report ({size:,} bytes; the limit is "
+                       f"{MAX_BYTES // 2**20} MB): check that it is the right file.")
+
+
+def _format_of(path: Path, head: bytes) -> str:
+    fmt = FORMATS.get(path.suffix.lower())
+    if fmt is None:
+        raise ReportError(f"{path}: {path.suffix} files are not supported; "
+                          f"add the report as {ACCEPTED}.")
+    # A report saved under the wrong extension still reads as what it is.
+    if head.startswith(b"%PDF-"):
+        return "pdf"
+    if head.startswith(b"PK\x03\x04"):
+        return "docx"
+    return fmt
+
+
+def _check_chinese(text: str, path: Path) -> None:
+    chars = sum(1 for ch in text if not ch.isspace())
+    if not chars:
+        raise ReportError(f"The report file {path} is empty.")
+    share = len(CJK_RE.findall(text)) / chars
+    if share < MIN_CJK_SHARE:
+        raise ReportError(f"{path} does not look like a Chinese report (only {share:.0%} of its "
+                          "characters are Chinese): check that it is the right file.")
+
+
+# --- .txt ---------------------------------------------------------------------------------
+
+def _read_txt(data: bytes, path: Path) -> str:
+    return "\n".join(_decode(data, path).splitlines())
+
+
+def _decode(data: bytes, path: Path) -> str:
+    """A byte-order mark, else UTF-8, else what charset-normalizer finds (GB18030 for reports)."""
+    for bom, encoding in BOMS:
+        if data.startswith(bom):
+            return _decode_as(data, encoding, path)
+    if b"\x00" in data:                # no text but UTF-16/32 holds NUL bytes
+        raise _not_text(data, path)
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError:
+        pass
+    from charset_normalizer import from_bytes
+
+    best = from_bytes(data).best()
+    if best is None:
+        raise _not_text(data, path)
+    encoding = "gb18030" if best.encoding in GB_FAMILY else best.encoding
+    log.info("%s: detected encoding %s", path, encoding)
+    return _decode_as(data, encoding, path)
+
+
+def _decode_as(data: bytes, encoding: str, path: Path) -> str:
+    try:
+        return data.decode(encoding)
+    except UnicodeDecodeError:
+        raise _not_text(data, path) from None
+
+
+def _not_text(data: bytes, path: Path) -> ReportError:
+    what = next((name for sig, name in SIGNATURES.items() if data.startswith(sig)), None)
+    if what:
+        return ReportError(f"{path} is {what}, not a report; add the report as {ACCEPTED}.")
+    return ReportError(f"{path} is not text in a known encoding (UTF-8, UTF-16, GB18030): "
+                       f"add the report as {ACCEPTED}.")
+
+
+# --- .pdf ---------------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class _Line:
+    text: str
+    y: float | None        # where the line sits on the page, in points from the bottom
+
+
+def _read_pdf(data: bytes, path: Path) -> str:
+    pages = [_drop_page_number(page) for page in _drop_running_lines(_pdf_pages(data, path))]
+    _check_text_layer(pages, path)
+    return "\n".join(line.text for page in pages for line in page)
+
+
+def _pdf_pages(data: bytes, path: Path) -> list[list[_Line]]:
+    import pypdfium2 as pdfium
+    import pypdfium2.raw as pdfium_c
+
+    try:
+        pdf = pdfium.PdfDocument(data)
+    except pdfium.PdfiumError as e:
+        if getattr(e, "err_code", None) == pdfium_c.FPDF_ERR_PASSWORD:
+            raise ReportError(f"{path} is password-protected: save an unprotected copy "
+                              "and add that.") from None
+        raise _unreadable_pdf(path, e) from None
+    try:
+        return [_page_lines(pdf, i) for i in range(len(pdf))]
+    except pdfium.PdfiumError as e:           # a damaged page
+        raise _unreadable_pdf(path, e) from None
+    finally:
+        pdf.close()
+
+
+def _unreadable_pdf(path: Path, error: Exception) -> ReportError:
+    return ReportError(f"{path} cannot be read as a PDF ({error}): check that the file is "
+                       "complete, or save it again as PDF.")
+
+
+def _page_lines(pdf, index: int) -> list[_Line]:
+    """The page's lines in the order the text layer gives them, each with its height."""
+    page = pdf[index]
+    textpage = page.get_textpage()
+    try:
+        lines, offset = [], 0
+        for raw in textpage.get_text_range().splitlines(keepends=True):
+            text = raw.strip()
+            if text:
+                lead = len(raw) - len(raw.lstrip())
+                lines.append(_Line(text, _height(textpage, offset + lead)))
+            offset += len(raw)
+        return lines
+    finally:
+        textpage.close()
+        page.close()
+
+
+def _height(textpage, text_index: int) -> float | None:
+    """Vertical middle of the character at `text_index` of the extracted text.
+
+    The loose box spans the font's full height, so every character on a line gives the same
+    middle, whichever character (a digit of a page number) opens it.
+    """
+    import pypdfium2 as pdfium
+    import pypdfium2.raw as pdfium_c
+
+    # pdfium may insert characters (line breaks) into the text that the page does not hold.
+    char = pdfium_c.FPDFText_GetCharIndexFromTextIndex(textpage, text_index)
+    try:
+        _, bottom, _, top = textpage.get_charbox(char, loose=True)
+    except pdfium.PdfiumError:
+        return None
+    return (bottom + top) / 2
+
+
+def _by_height(page: list[_Line]) -> list[_Line]:
+    """The page's lines from top to bottom.
+
+    Position, not text order, finds the edges: reportlab, Word and others write the footer
+    before the body.
+    """
+    return sorted((ln for ln in page if ln.y is not None), key=lambda ln: -ln.y)
+
+
+def _edges(page: list[_Line]) -> list[_Line]:
+    """The top and bottom lines: where running headers and footers are."""
+    placed = _by_height(page)
+    return placed[:EDGE_LINES] + placed[-EDGE_LINES:]
+
+
+def _running_key(line: _Line) -> tuple[str, int]:
+    # Same words at the same height; digits masked so "2025年…报告 第3页" recurs.
+    return re.sub(r"\d+", "#", line.text), round(line.y)
+
+
+def _drop_running_lines(pages: list[list[_Line]]) -> list[list[_Line]]:
+    """Drop edge lines that recur at the same height on many pages (running headers, footers).
+
+    The same text elsewhere on a page (the title on page one, under its running header on
+    the later pages) stays, since it sits at a different height.
+    """
+    seen = Counter(key for page in pages for key in {_running_key(ln) for ln in _edges(page)})
+    needed = max(2, math.ceil(RUNNING_SHARE * len(pages)))
+    running = {key for key, n in seen.items() if n >= needed}
+    log.debug("running headers and footers: %s", running)
+    return [_without(page, [ln for ln in _edges(page) if _running_key(ln) in running])
+            for page in pages]
+
+
+def _drop_page_number(page: list[_Line]) -> list[_Line]:
+    """Drop a page number that is the page's top or bottom line, also when it does not recur.
+
+    Only the outermost lines: a bare figure further in may be a table's.
+    """
+    placed = _by_height(page)
+    return _without(page, [ln for ln in placed[:1] + placed[-1:] if PAGE_NUMBER_RE.match(ln.text)])
+
+
+def _without(page: list[_Line], dropped: list[_Line]) -> list[_Line]:
+    return [ln for ln in page if ln not in dropped]
+
+
+def _check_text_layer(pages: list[list[_Line]], path: Path) -> None:
+    blank = [i + 1 for i, page in enumerate(pages)
+             if sum(len(ln.text) for ln in page) < MIN_PAGE_CHARS]
+    if len(blank) * 2 > len(pages):
+        raise ReportError(f"{path} has no text layer on {len(blank)} of its {len(pages)} pages "
+                          "(it looks scanned): it needs OCR first, e.g. with ocrmypdf.")
+    if blank:
+        log.warning("%s: pages without text (scanned?) are left out: %s", path, blank)
+
+
+# --- .docx --------------------------------------------------------------------------------
+
+def _read_docx(data: bytes, path: Path) -> str:
+    import docx
+
+    try:
+        document = docx.Document(io.BytesIO(data))
+    # The package raises zip, XML and key errors of its own for a damaged file; each one
+    # means the same thing to the user.
+    except Exception as e:  # noqa: BLE001
+        raise ReportError(f"{path} cannot be read as a .docx file ({type(e).__name__}): "
+                          "open it in Word or WPS and save it again as .docx.") from None
+    return "\n".join(_block_lines(document))
+
+
+def _block_lines(container) -> Iterator[str]:
+    """Paragraphs and tables in document order; a soft line break starts a new line too."""
+    from docx.table import Table
+
+    for block in container.iter_inner_content():
+        if isinstance(block, Table):
+            yield from _table_lines(block)
+        else:
+            yield from (ln for ln in block.text.splitlines() if ln.strip())
+
+
+def _table_lines(table) -> Iterator[str]:
+    """Cells row by row; a merged cell is listed by every row and column it spans, so once."""
+    seen = set()                     # holds the cell elements, so their identity is stable
+    for row in table.rows:
+        for cell in row.cells:
+            if cell._tc not in seen:
+                seen.add(cell._tc)
+                yield from _block_lines(cell)
