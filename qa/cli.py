@@ -2,7 +2,9 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
+import logging
 import sys
 
 from .engine import ReportQA, clean_question
@@ -63,10 +65,24 @@ def run(a: argparse.Namespace) -> str:
     return json.dumps(ans.to_dict(), ensure_ascii=False, indent=2) if a.json else format_answer(ans)
 
 
+def configure_logging(level: int = logging.INFO) -> None:
+    """The library's notices (first-use builds, repairs, fallbacks) as plain lines on stderr, so
+    stdout carries only the command's result."""
+    logger = logging.getLogger("qa")
+    if not logger.handlers:
+        handler = logging.StreamHandler(sys.stderr)
+        handler.setFormatter(logging.Formatter("%(message)s"))
+        logger.addHandler(handler)
+    logger.setLevel(level)
+
+
 def main(argv: list[str] | None = None) -> int:
     a = parser().parse_args(argv)
+    configure_logging()
     try:
-        print(run(a))
+        with contextlib.redirect_stdout(sys.stderr):   # a library's stray print must not reach stdout
+            out = run(a)
+        print(out)
     except ReportQAError as e:
         print(f"error: {e}", file=sys.stderr)
         return 2

