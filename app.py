@@ -19,13 +19,16 @@ import html  # noqa: E402
 import os  # noqa: E402
 import socket  # noqa: E402
 import sys  # noqa: E402
+import logging  # noqa: E402
 import threading  # noqa: E402
-import traceback  # noqa: E402
 
 os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
 
 from qa import Answer, ReportQA, ReportQAError  # noqa: E402  (light: the model loads in ReportQA.load)
-from qa.engine import MAX_QUESTION_CHARS  # noqa: E402
+from qa.ask.extractor import NOT_FOUND  # noqa: E402
+from qa.cli import configure_logging  # noqa: E402
+from qa.engine import MAX_K, MAX_QUESTION_CHARS, clean_question  # noqa: E402
+from qa.errors import QuestionError  # noqa: E402
 
 EXAMPLES = [
     "2024年经济增长的预期目标是多少？",
@@ -40,6 +43,7 @@ NOT_FOUND_SHOWN = 3          # closest passages quoted in the chat when there is
 EXCERPT_CHARS = 220          # how much of each of those passages the chat shows
 CONTEXT_PARAGRAPHS = 1       # paragraphs shown before and after a cited one
 USER_SHOWN_CHARS = 600       # a longer question is shown cut short in the chat
+log = logging.getLogger("app")
 
 INTRO = """\
 <div class="qa-intro">
@@ -89,6 +93,24 @@ const go = () => {
 };
 element.addEventListener('toggle', go, true);
 watch('value', go);
+"""
+
+# On a wide screen the question box takes the focus; on a phone it does not, because focusing it
+# would scroll the page away from the title and open the keyboard.
+FOCUS_JS = """
+() => {
+  const box = document.querySelector('#qa-question textarea');
+  if (box && window.matchMedia('(min-width: 768px)').matches) box.focus({preventScroll: true});
+}
+"""
+
+# After a reply, its first line (the answer's headline) is brought into view: a long reply must not
+# leave the reader at its end, with the answer above the screen.
+SHOW_REPLY_JS = """
+() => {
+  const replies = document.querySelectorAll('#qa-chat .qa-reply');
+  if (replies.length) replies[replies.length - 1].scrollIntoView({block: 'start'});
+}
 """
 
 
@@ -158,7 +180,7 @@ def render_not_found(ans) -> str:
     parts = ['<div class="qa-reply">',
              '<div class="qa-notfound-head">报告中没有这个问题的答案。 '
              'The report does not answer this question.</div>']
-    if ans.message and not any(m in ans.message for m in ("没有找到答案", "does not say")):
+    if ans.message and ans.message != NOT_FOUND:
         parts.append(f'<div class="qa-meta">{esc(ans.message)}</div>')   # a reason beyond "not found"
     if ans.passages:
         parts.append('<div class="qa-label">最接近的段落（仅供参考，不是答案） '
@@ -172,14 +194,22 @@ def render_not_found(ans) -> str:
     return "".join(parts)
 
 
-def render_error(message: str, question) -> str:
+def refusal_zh(question) -> str:
+    """The Chinese half of a refusal, by the engine's own question rule (clean_question)."""
     q = question if isinstance(question, str) else ""
-    if not q.strip():
-        zh = "请输入一个关于报告的问题。"
-    elif len(q.strip()) > MAX_QUESTION_CHARS:
-        zh = f"问题太长（{len(q.strip()):,} 字），请控制在 {MAX_QUESTION_CHARS} 字以内，一次问一个问题。"
-    else:
-        zh = "无法回答这个问题。"
+    try:
+        clean_question(q[:MAX_QUESTION_CHARS])      # this short a question fails only when blank
+    except QuestionError:
+        return "请输入一个关于报告的问题。"
+    try:
+        clean_question(q)
+    except QuestionError:
+        return f"问题太长（{len(q):,} 字），请控制在 {MAX_QUESTION_CHARS} 字以内，一次问一个问题。"
+    return "无法回答这个问题。"
+
+
+def render_error(message: str, question) -> str:
+    zh = refusal_zh(question)
     return (f'<div class="qa-reply"><div class="qa-error">⚠️ {esc(zh)}</div>'
             f'<div>{esc(message)}</div></div>')
 
@@ -262,6 +292,22 @@ class Engine:
 
 # ------------------------------------------------------------------------ UI
 
+def blocks_with_api_defaults(gr):
+    """gr.Blocks whose API endpoints fill in the defaults of parameters a call leaves out, as
+    gradio_client does: a plain HTTP call `{"data": [question]}` then asks with the default k."""
+
+    from gradio.components.api_component import Api
+
+    class Blocks(gr.Blocks):
+        async def preprocess_data(self, block_fn, inputs, state, explicit_call=False):
+            missing = block_fn.inputs[len(inputs):]
+            if missing and all(isinstance(c, Api) and c.value is not None for c in missing):
+                inputs = list(inputs) + [c.value for c in missing]
+            return await super().preprocess_data(block_fn, inputs, state, explicit_call)
+
+    return Blocks
+
+
 def build_ui(engine: Engine):
     import gradio as gr
 
@@ -285,7 +331,7 @@ def build_ui(engine: Engine):
         except ReportQAError as e:
             reply = render_error(str(e), question)
         except Exception as e:  # never leave the page with a spinner and a disabled box
-            traceback.print_exc()
+            log.exception("Internal error answering %r", question[:200])
             reply = render_error(f"Internal error: {type(e).__name__}. 内部错误，请重试。", "x")
         history[-1] = {"role": "assistant", "content": reply}
         yield (list(history), gr.update(value="", interactive=True), gr.update(interactive=True),
@@ -310,18 +356,19 @@ def build_ui(engine: Engine):
         """
         return engine.ask_dict(question, k)
 
-    with gr.Blocks(title="报告问答 Report Q&A", analytics_enabled=False) as demo:
+    with blocks_with_api_defaults(gr)(title="报告问答 Report Q&A", analytics_enabled=False) as demo:
         gr.Markdown(f"# 报告问答 Report Q&A\n**{esc(title)}**")
         gr.HTML(INTRO, js_on_load=None)
         history = gr.State([])
+        # No floating label over the messages: on a small screen it covered the chat's text.
         chatbot = gr.Chatbot(
-            label="对话 Chat", height=520, latex_delimiters=[], buttons=["copy", "copy_all"],
+            label="对话 Chat", show_label=False, autoscroll=False, height=520, latex_delimiters=[], buttons=["copy", "copy_all"],
             feedback_options=None, elem_id="qa-chat", layout="bubble",
             placeholder="用中文或英文提问关于报告的问题。<br>Ask a question about the report in Chinese or English.")
         with gr.Row():
             box = gr.Textbox(label="问题 Question", placeholder="例如：技术合同成交额增长了多少？  e.g. "
                              "What is the 2024 economic growth target?", lines=1, max_lines=4,
-                             scale=8, elem_id="qa-question", autofocus=True, submit_btn=False)
+                             scale=8, elem_id="qa-question", autofocus=False, submit_btn=False)
             send = gr.Button("提问 Ask", variant="primary", scale=1, min_width=90, elem_id="qa-ask")
             clear_btn = gr.Button("清空 Clear", variant="secondary", scale=1, min_width=90,
                                   elem_id="qa-clear")
@@ -338,8 +385,9 @@ def build_ui(engine: Engine):
         outputs = [chatbot, box, send, sources, context, history]
         common = dict(outputs=outputs, concurrency_id="chat", concurrency_limit=1, trigger_mode="once",
                       api_visibility="private", show_progress="hidden")
-        gr.on([box.submit, send.click], respond, inputs=[box, history], **common)
-        examples.click(respond_example, inputs=[examples, history], **common)
+        gr.on([box.submit, send.click], respond, inputs=[box, history], **common).then(
+            None, js=SHOW_REPLY_JS)
+        examples.click(respond_example, inputs=[examples, history], **common).then(None, js=SHOW_REPLY_JS)
         for trigger in (clear_btn.click, chatbot.clear):
             trigger(clear, inputs=[history], outputs=outputs, concurrency_id="chat", concurrency_limit=1,
                     api_visibility="private", show_progress="hidden")
@@ -367,10 +415,10 @@ def parse_args(argv=None) -> argparse.Namespace:
                    help="where the index is kept (default: index/ in a checkout, else the user cache; "
                         "or $REPORT_QA_INDEX)")
     p.add_argument("--top-k", type=int, default=5,
-                   help="passages retrieved per question and shown under Sources (default: 5, max 50)")
+                   help=f"passages retrieved per question and shown under Sources (default: 5, max {MAX_K})")
     args = p.parse_args(argv)
-    if not 1 <= args.top_k <= 50:
-        p.error("--top-k must be from 1 to 50")
+    if not 1 <= args.top_k <= MAX_K:
+        p.error(f"--top-k must be from 1 to {MAX_K}")
     if args.port is not None and not 0 < args.port < 65536:
         p.error("--port must be from 1 to 65535")
     return args
@@ -387,6 +435,7 @@ def _port_taken(host: str, port: int) -> bool:
 
 def main(argv=None) -> int:
     args = parse_args(argv)
+    configure_logging()
     if args.port is not None and _port_taken(args.host, args.port):   # say so before the slow load
         print(f"Cannot start: port {args.port} on {args.host} is in use or not available; "
               "choose another with --port.", file=sys.stderr)
@@ -407,7 +456,7 @@ def main(argv=None) -> int:
     try:
         _, url, _ = demo.launch(server_name=args.host, server_port=args.port, quiet=True,
                                 prevent_thread_lock=True, show_error=False, ssr_mode=False,
-                                footer_links=["api"], css=CSS,
+                                footer_links=["api"], css=CSS, js=FOCUS_JS,
                                 theme=gr.themes.Soft(font=FONTS, font_mono=MONO))
     except OSError as e:
         print(f"Cannot start the web server: {e}", file=sys.stderr)

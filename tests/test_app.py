@@ -6,7 +6,9 @@ to tests/artifacts/ (git-ignored).  Set UPDATE_SCREENSHOT=1 to also refresh docs
 """
 from __future__ import annotations
 
+import json
 import os
+import shutil
 import socket
 import subprocess
 import sys
@@ -22,7 +24,8 @@ import pytest
 ROOT = Path(__file__).resolve().parents[1]
 ARTIFACTS = ROOT / "tests" / "artifacts"
 DOCS_SCREENSHOT = ROOT / "docs" / "screenshot.png"
-CHROMIUM = "/usr/bin/chromium"
+# The system Chromium (browsers cannot be downloaded here); REPORT_QA_CHROMIUM names another one.
+CHROMIUM = os.environ.get("REPORT_QA_CHROMIUM") or shutil.which("chromium") or "/usr/bin/chromium"
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--no-first-run", "--disable-background-networking",
                  "--disable-component-update", "--disable-sync"]
 START_TIMEOUT = 180
@@ -117,10 +120,19 @@ def client(server):
 
 
 @pytest.fixture(scope="module")
-def browser(server):
+def chromium():
+    """The browser tests need a Chromium on this machine: without one they skip, saying how to get it."""
+    if not (os.path.isfile(CHROMIUM) and os.access(CHROMIUM, os.X_OK)):
+        pytest.skip(f"browser tests need Chromium at {CHROMIUM}: apt-get install chromium "
+                    "(or set REPORT_QA_CHROMIUM to a Chromium binary)")
+    return CHROMIUM
+
+
+@pytest.fixture(scope="module")
+def browser(chromium, server):
     from playwright.sync_api import sync_playwright
     with sync_playwright() as p:
-        b = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        b = p.chromium.launch(executable_path=chromium, args=CHROMIUM_ARGS)
         yield b
         b.close()
 
@@ -128,8 +140,8 @@ def browser(server):
 class Chat:
     """One browser tab on the app, recording every dialog the page tries to open."""
 
-    def __init__(self, browser, url):
-        self.page = browser.new_page(viewport={"width": 1280, "height": 1000})
+    def __init__(self, browser, url, viewport=(1280, 1000)):
+        self.page = browser.new_page(viewport={"width": viewport[0], "height": viewport[1]})
         self.dialogs: list[str] = []
         self.page.on("dialog", self._dialog)
         self.page.goto(url + "/")
@@ -239,6 +251,22 @@ def test_concurrent_users_each_get_their_own_answer(server):
     wrong = [(q, r["question"], r["text"]) for q, r in results
              if r["question"] != q or not r["found"] or KNOWN[q] not in r["text"]]
     assert not wrong
+
+
+def test_plain_http_call_with_the_question_only_uses_the_default_k(server):
+    """The README's curl example: POST {"data": [question]}, then read the event stream."""
+    request = urllib.request.Request(server.url + "/gradio_api/call/ask", method="POST",
+                                     data=json.dumps({"data": [TECH_Q]}).encode(),
+                                     headers={"Content-Type": "application/json"})
+    with urllib.request.urlopen(request, timeout=30) as r:
+        event_id = json.load(r)["event_id"]
+    with urllib.request.urlopen(f"{server.url}/gradio_api/call/ask/{event_id}", timeout=60) as r:
+        stream = r.read().decode()
+    assert "event: complete" in stream, stream[:2000]
+    data = json.loads(stream.split("event: complete", 1)[1].split("data:", 1)[1].strip().splitlines()[0])
+    answer = data[0]
+    assert answer["error"] is None and TECH_SPAN in answer["text"]
+    assert len(answer["passages"]) == 5                        # --top-k, the default k
 
 
 def test_english_question_gets_the_growth_target(client):
@@ -352,3 +380,56 @@ def test_browser_sessions_do_not_mix(server, browser):
         assert chat.page.locator("#qa-chat .qa-user").all_inner_texts() == [question]
     for chat in chats:
         chat.close()
+
+
+PHONE = (390, 844)
+
+
+def _covers_messages(page) -> list:
+    """Visible elements reading "对话 Chat" that overlap a chat message (a floating label)."""
+    return page.evaluate("""() => {
+      const hit = (a, b) => a.left < b.right && b.left < a.right && a.top < b.bottom && b.top < a.bottom;
+      const msgs = [...document.querySelectorAll('#qa-chat .qa-user, #qa-chat .qa-reply')]
+        .map(m => m.getBoundingClientRect());
+      const label = e => e.textContent.trim() === '对话 Chat';
+      return [...document.querySelectorAll('#qa-chat, #qa-chat *')]
+        .filter(e => label(e) && ![...e.children].some(label) && e.offsetParent)
+        .filter(e => msgs.some(m => hit(e.getBoundingClientRect(), m)))
+        .map(e => e.outerHTML);
+    }""")
+
+
+def test_phone_page_opens_at_the_top_and_shows_the_answer_headline(server, browser):
+    chat = Chat(browser, server.url, viewport=PHONE)
+    page = chat.page
+    page.wait_for_timeout(1500)                                  # let on-load scripts run
+    assert page.evaluate("() => window.scrollY") == 0, "the page must open at its title"
+    assert page.evaluate("() => document.activeElement?.tagName") != "TEXTAREA"
+    page.screenshot(path=str(ARTIFACTS / "phone-open.png"))
+
+    reply = chat.ask(TECH_Q)
+    chat.ask("新能源汽车产业集群有哪些重点项目？")                 # a long reply after the first
+    reply = chat.replies.last
+    page.wait_for_timeout(800)
+    headline = reply.locator(".qa-label, .qa-notfound-head").first
+    box = headline.bounding_box()
+    assert box and 0 <= box["y"] and box["y"] + box["height"] <= PHONE[1], f"headline off screen: {box}"
+    # Nothing (the chat's scroll box, a label) hides it: the topmost element there is the headline.
+    x, y = box["x"] + min(box["width"], 40) / 2, box["y"] + box["height"] / 2
+    assert page.evaluate("([x, y]) => !!document.elementFromPoint(x, y)?.closest('.qa-reply')", [x, y])
+    page.screenshot(path=str(ARTIFACTS / "phone-answer.png"))
+
+    # The chat's own scroll box half-way down, its top edge on screen: messages pass under its top.
+    scrolled = page.evaluate("""() => {
+      document.querySelector('#qa-chat').scrollIntoView({block: 'start'});
+      const box = [...document.querySelectorAll('#qa-chat *')].find(e => e.scrollHeight > e.clientHeight + 50
+        && ['auto', 'scroll'].includes(getComputedStyle(e).overflowY));
+      if (!box) return false;
+      box.scrollTop = (box.scrollHeight - box.clientHeight) / 2;
+      return true;
+    }""")
+    assert scrolled, "the chat should scroll within its box"
+    page.wait_for_timeout(300)
+    assert _covers_messages(page) == []
+    page.screenshot(path=str(ARTIFACTS / "phone-scrolled.png"))
+    chat.close()
