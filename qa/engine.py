@@ -1,48 +1,63 @@
 """ReportQA: the one facade that the CLI, the web chat and the evaluation use.
 
-    qa = ReportQA.load()            # bundled report; builds the index on first use
+    qa = ReportQA.load()                 # the default library (the bundled report); built on first use
     qa.ask("技术合同成交额增长了多少？")
-    qa.search("新能源汽车", k=5)
+    qa.add("hubei-2025.pdf")             # then ask it, or all of them
+    qa.compare("经济增长预期目标是多少？")   # one answer per report
 """
 from __future__ import annotations
 
+import hashlib
 import logging
 import os
 import re
+import threading
 import unicodedata
 from pathlib import Path
 
-from .ingest.chunks import ChunkingParams, chunk_document
-from .ingest.document import Document, read_report
-from .model.embedder import Embedder
-from .errors import IndexStoreError, QuestionError
-from .ask.extractor import Extractor
-from .store.index import Index, expected_manifest
+from .errors import QuestionError, ReportError
+from .ask.cover import answer_from_cover
+from .ask.extractor import Calibrator, Extractor
+from .ask.question import Question
 from .ask.retriever import MODES, Retriever
-from .schema import Answer, Passage
+from .ingest.chunks import ChunkingParams
+from .ingest.readers import read_text
+from .figures import Figure, extract_figures
+from .library import Library
+from .model.embedder import Embedder, cache_dir
+from .schema import Answer, Passage, Report
 
 PACKAGE_DIR = Path(__file__).parent
 BUNDLED_REPORT = PACKAGE_DIR / "data" / "henan-2024-government-work-report.txt"
+BUNDLED_ID = "henan-2024"
 MAX_QUESTION_CHARS = 500
 MAX_K = 50
+EMPTY_LIBRARY = "The library has no reports: add one with `python -m qa add FILE` (.txt, .pdf or .docx)."
 log = logging.getLogger(__name__)
 
 
-def default_index_dir() -> Path:
-    """`index/` beside the package in a checkout, else the user's cache."""
-    if os.environ.get("REPORT_QA_INDEX"):
-        return Path(os.environ["REPORT_QA_INDEX"])
+def default_library_dir() -> Path:
+    """REPORT_QA_LIBRARY, else `index/` beside the package in a checkout, else the user's cache."""
+    for var in ("REPORT_QA_LIBRARY", "REPORT_QA_INDEX"):
+        if os.environ.get(var):
+            return Path(os.environ[var])
     checkout = PACKAGE_DIR.parent
     if (checkout / "pyproject.toml").exists():
         return checkout / "index"
-    from .model.embedder import cache_dir
-    return cache_dir() / "index"
+    return cache_dir() / "library"
+
+
+default_index_dir = default_library_dir     # the name the single-report engine used
 
 
 def clean_question(question) -> str:
     """The question with control characters removed; QuestionError if nothing is left to ask."""
     if not isinstance(question, str):
         raise QuestionError("The question must be text.")
+    if len(question) > 4 * MAX_QUESTION_CHARS:
+        # Measured before cleaning, so a 10-million-character paste is refused without being walked.
+        raise QuestionError(f"The question is {len(question):,} characters long; please keep it under "
+                            f"{MAX_QUESTION_CHARS} characters (one question at a time).")
     text = "".join(" " if unicodedata.category(ch)[0] == "C" else ch for ch in question)
     text = re.sub(r"\s+", " ", text).strip()
     if not text:
@@ -53,41 +68,199 @@ def clean_question(question) -> str:
     return text
 
 
+class _Reader:
+    """What answering needs from one generation of the library; replaced whole when the library changes."""
+
+    def __init__(self, library: Library, calibration: dict | None = None):
+        self.index = library.index
+        self.docs = {e.report.id: e.doc for e in library.entries}
+        years = {rid: doc.year for rid, doc in self.docs.items()}
+        self.retriever = Retriever(self.index, library.embedder, report_years=years)
+        self.extractor = Extractor(self.docs, self.index, library.embedder,
+                                   Calibrator(params=calibration) if calibration else None)
+        self.generation = library.generation
+        self._figures: dict[str, list[Figure]] = {}
+
+    def figures(self, report: str) -> list[Figure]:
+        if report not in self._figures:
+            self._figures[report] = extract_figures(self.docs[report], report)
+        return self._figures[report]
+
+
 class ReportQA:
-    def __init__(self, doc: Document, index: Index, embedder: Embedder):
-        self.doc, self.index, self.embedder = doc, index, embedder
-        self.retriever = Retriever(index, embedder)
-        self.extractor = Extractor(doc, index.sentence_vectors, embedder, index.glossary)
+    def __init__(self, library: Library):
+        self.library = library
+        self._lock = threading.Lock()     # one writer; readers take a consistent snapshot
+        self._calibration: dict | None = None
+        self._reader = _Reader(library) if library.entries else None
+
+    @classmethod
+    def load(cls, library: str | Path | None = None, report: str | Path | None = None,
+             index_dir: str | Path | None = None, model: str | None = None, rebuild: bool = False,
+             progress: bool = True) -> "ReportQA":
+        """Open a library, building or repairing its index where needed.  `report=` alone opens a
+        library of just that report (kept in the cache, keyed by the report's path)."""
+        embedder = Embedder(model)
+        root = Path(library or index_dir or (_single_report_dir(report) if report else default_library_dir()))
+        lib = Library(root, embedder, ChunkingParams())
+        lib.check_writable()
+        # A library named by the user starts empty; the default one (or a legacy index_dir) holds the bundled report.
+        lib.open(seeds=[Path(report)] if report else ([] if library else [BUNDLED_REPORT]), progress=progress)
+        if report:
+            _only(lib, Path(report), progress)
+        if rebuild and lib.entries:
+            lib.rebuild(progress=progress)
+        return cls(lib)
+
+    # -- the library ---------------------------------------------------------
+    def reports(self) -> list[Report]:
+        return self.library.reports
+
+    def add(self, path: str | Path, progress: bool = True) -> Report:
+        with self._lock:
+            report = self.library.add([path], progress=progress)[0]
+            self._reader = _Reader(self.library, self._calibration)
+        return report
+
+    def remove(self, report_id: str) -> Report:
+        with self._lock:
+            gone = self.library.remove(report_id)
+            self._reader = _Reader(self.library, self._calibration) if self.library.entries else None
+        return gone
+
+    def text_of(self, report_id: str) -> str:
+        return self.library.entry(report_id).doc.text
 
     @property
     def text(self) -> str:
-        """The cleaned report text that every offset points into."""
-        return self.doc.text
+        """The text of the only report, else of the bundled one, that single-report offsets point into."""
+        entries = self.library.entries
+        if not entries:
+            raise ReportError(EMPTY_LIBRARY)
+        only = entries[0] if len(entries) == 1 else next((e for e in entries if e.report.id == BUNDLED_ID),
+                                                         entries[0])
+        return only.doc.text
 
-    @classmethod
-    def load(cls, report: str | Path | None = None, index_dir: str | Path | None = None,
-             model: str | None = None, rebuild: bool = False, progress: bool = True) -> "ReportQA":
-        """Open a report with its index, building the index when it is missing, stale or damaged."""
-        doc = read_report(report or BUNDLED_REPORT)
-        params = ChunkingParams()
-        chunks = chunk_document(doc, params)
-        embedder = Embedder(model)
-        root = Path(index_dir) if index_dir else default_index_dir()
-        index = None if rebuild else _usable(root, expected_manifest(doc, chunks, embedder.model_id, params))
-        if index is None:
-            index = Index.build(doc, chunks, embedder, params, progress=progress)
-            index.save(root)
-        return cls(doc, index, embedder)
+    @property
+    def doc(self):
+        return self.library.entry(self._default_id()).doc
 
-    def search(self, query: str, k: int = 5, mode: str = "hybrid") -> list[Passage]:
-        query = clean_question(query)
-        return self.retriever.retrieve(query, k=_check_k(k), mode=mode)
+    def _default_id(self) -> str:
+        ids = [r.id for r in self.reports()]
+        return BUNDLED_ID if BUNDLED_ID in ids else ids[0]
 
-    def ask(self, question: str, k: int = 5, mode: str = "hybrid") -> Answer:
-        question = clean_question(question)
-        qvec = self.embedder.query(question)
-        passages = self.retriever.retrieve(question, k=_check_k(k), mode=mode, qvec=qvec)
-        return self.extractor.answer(question, qvec, passages)
+    def use_calibration(self, params: dict | None) -> None:
+        """Answer with other fitted weights (calibration.json's form; None: the shipped ones).  The
+        evaluation uses it to measure each report with weights fitted on the other reports."""
+        with self._lock:
+            self._calibration = params
+            self._reader = _Reader(self.library, params) if self.library.entries else None
+
+    @property
+    def embedder(self):
+        return self.library.embedder
+
+    @property
+    def index(self):
+        return self.reader().index
+
+    @property
+    def retriever(self) -> Retriever:
+        return self.reader().retriever
+
+    @property
+    def extractor(self) -> Extractor:
+        return self.reader().extractor
+
+    # -- asking --------------------------------------------------------------
+    def reader(self) -> _Reader:
+        """The current generation: another process may have added or removed a report since."""
+        with self._lock:
+            if self.library.changed():
+                self.library.open(progress=False)
+                self._reader = _Reader(self.library, self._calibration) if self.library.entries else None
+            if self._reader is None:
+                raise ReportError(EMPTY_LIBRARY)
+            return self._reader
+
+    def question(self, text: str) -> Question:
+        return self.reader().retriever.question(clean_question(text))
+
+    def search(self, query: str, k: int = 5, mode: str = "hybrid",
+               report: str | list[str] | None = None) -> list[Passage]:
+        r = self.reader()
+        q = r.retriever.question(clean_question(query))
+        return r.retriever.retrieve(q, k=_check_k(k), mode=mode, reports=self._scope(r, q, report))
+
+    def ask(self, question: str, k: int = 5, mode: str = "hybrid",
+            report: str | list[str] | None = None) -> Answer:
+        """A verbatim answer with its citation, from `report` (an id, or several), else from the reports
+        the question names by place and year, else from every report."""
+        r = self.reader()
+        q = r.retriever.question(clean_question(question))
+        scope = self._scope(r, q, report)
+        covered = answer_from_cover(q, r.docs, scope)
+        if covered is not None:
+            return covered
+        qvec = r.retriever.embedder.query(q.text)
+        passages = r.retriever.retrieve(q, k=_check_k(k), mode=mode, qvec=qvec, reports=scope)
+        return r.extractor.answer(q, qvec, passages)
+
+    def figures(self, report: str | None = None) -> list[Figure]:
+        """Every figure the report states (all reports' by default), each with its citation."""
+        r = self.reader()
+        ids = [report] if report else list(r.docs)
+        for rid in ids:
+            self.library.entry(rid)         # a clear error for an unknown id
+        return [f for rid in ids for f in r.figures(rid)]
+
+    def compare(self, question: str, reports: list[str] | None = None, k: int = 5) -> list[Answer]:
+        """The same question asked of each report (all of them by default): one answer per report."""
+        ids = reports or [rep.id for rep in self.reports()]
+        return [self.ask(question, k=k, report=rid) for rid in ids]
+
+    def _scope(self, r: _Reader, q: Question, report: str | list[str] | None) -> set[str] | None:
+        """The reports to answer from: those asked for; else those the question names by place and
+        year, as a reader would expect; else all."""
+        if report is not None:
+            ids = [report] if isinstance(report, str) else list(report)
+            for rid in ids:
+                self.library.entry(rid)      # a clear error for an unknown id
+            if not ids:
+                raise QuestionError("Pick at least one report to ask.")
+            return set(ids)
+        if len(r.docs) == 1:
+            return None
+        return _named_reports(q, r.docs) or None
+
+
+def _named_reports(q: Question, docs: dict) -> set[str]:
+    regions = {reg.code for reg in q.regions}
+    years = q.explicit_years
+    by_place = {rid for rid, d in docs.items() if d.meta.region_code in regions} if regions else set(docs)
+    if not regions and not years:
+        return set()
+    # A year picks the report that plans it, or the one after it that reviews it.
+    by_year = {rid for rid in by_place if docs[rid].year in years} or \
+              {rid for rid in by_place if docs[rid].year and docs[rid].year - 1 in years}
+    return (by_year if years else by_place) or by_place
+
+
+def _single_report_dir(report: str | Path) -> Path:
+    try:
+        digest = hashlib.sha256(Path(report).resolve().as_posix().encode()).hexdigest()[:16]
+    except OSError:
+        digest = "unknown"
+    return cache_dir() / "reports" / digest
+
+
+def _only(lib: Library, report: Path, progress: bool) -> None:
+    """Make the library hold exactly `report` (a library opened for one report, as the single-report
+    engine's index was rebuilt when its report changed)."""
+    digest = hashlib.sha256(read_text(report).encode("utf-8")).hexdigest()
+    for other in [r.id for r in lib.reports if r.sha256 != digest]:
+        lib.remove(other)
+    lib.add([report], progress=progress)
 
 
 def _check_k(k) -> int:
@@ -96,17 +269,4 @@ def _check_k(k) -> int:
     return k
 
 
-def _usable(root: Path, expected: dict) -> Index | None:
-    try:
-        index = Index.load(root)
-    except IndexStoreError as e:
-        if (root / "CURRENT").exists():
-            log.warning("%s Rebuilding it.", e)
-        return None
-    if not index.matches(expected):
-        log.info("The index in %s was built from another report, model or chunking; rebuilding it.", root)
-        return None
-    return index
-
-
-__all__ = ["ReportQA", "MODES", "clean_question"]
+__all__ = ["ReportQA", "MODES", "clean_question", "MAX_K", "MAX_QUESTION_CHARS"]

@@ -25,7 +25,6 @@ import logging
 import re
 from dataclasses import asdict, dataclass
 
-from .ask.question import report_year
 
 log = logging.getLogger(__name__)
 
@@ -144,9 +143,8 @@ class _Number:
 
 
 def _report_year(doc) -> int | None:
-    """The report's own year: `doc.year` when the parser provides it, else from the title, else
-    from the cover lines (a title may be just "政府工作报告")."""
-    return getattr(doc, "year", None) or report_year(doc.title) or report_year(doc.text[:200])
+    """The report's own year, as the parser read it from the cover or the part headings."""
+    return doc.year
 
 
 def extract_figures(doc, report: str = "") -> list[Figure]:

@@ -13,7 +13,7 @@ class Chunk:
     end: int
     section: str            # section path, "三、… › （二）…"
     lead: str               # the paragraph's topic sentence, if it has one
-    title: str              # the document's title
+    report: str             # the id of the report it comes from; offsets point into that report's text
     paragraph: int
 
     @property
@@ -46,15 +46,20 @@ class Passage:
     def chunk_id(self) -> int:
         return self.chunk.chunk_id
 
+    @property
+    def report(self) -> str:
+        return self.chunk.report
+
     def to_dict(self) -> dict:
-        return {"chunk_id": self.chunk_id, "text": self.text, "section": self.section,
+        return {"chunk_id": self.chunk_id, "report": self.report, "text": self.text, "section": self.section,
                 "start": self.chunk.start, "end": self.chunk.end, "score": self.score,
                 "dense": self.dense, "lexical": self.lexical}
 
 
 @dataclass(frozen=True)
 class Citation:
-    """Where an answer stands in the report: `quote == report_text[start:end]`."""
+    """Where an answer stands in its report: `quote == text_of(report)[start:end]`."""
+    report: str              # the report's id in the library
     section: str
     quote: str
     start: int
@@ -62,6 +67,25 @@ class Citation:
     chunk_id: int
     span_start: int          # the answer span inside the report text
     span_end: int
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+@dataclass(frozen=True)
+class Report:
+    """A report in the library, as `qa.reports()` lists it."""
+    id: str                  # "henan-2024": region and year, unique in the library
+    title: str               # "2024年河南省政府工作报告"
+    region: str              # as the report names its government ("河南", "全国")
+    year: int | None         # the year it plans (今年)
+    date: str                # delivered on, "2024-01-28", or ""
+    speaker: str
+    chars: int               # characters of the cleaned text
+    sha256: str              # of the text as read: the same report added twice is recognised
+    source: str = ""         # the file it was added from
+    chunks: int = 0
+    sentences: int = 0
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -77,8 +101,13 @@ class Answer:
     confidence: float = 0.0
     message: str = ""        # why nothing was found, for the user
 
+    @property
+    def report(self) -> str:
+        """The report the answer quotes, "" when nothing was found."""
+        return self.citations[0].report if self.citations else ""
+
     def to_dict(self) -> dict:
-        return {"question": self.question, "found": self.found, "text": self.text,
+        return {"question": self.question, "found": self.found, "text": self.text, "report": self.report,
                 "confidence": self.confidence, "message": self.message,
                 "citations": [c.to_dict() for c in self.citations],
                 "passages": [p.to_dict() for p in self.passages]}

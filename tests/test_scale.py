@@ -1,24 +1,17 @@
 """The paths that large indexes take (HNSW, candidate scoring), exercised on the real report
 by lowering their thresholds, and checked against the exact path."""
-import importlib.util
-from pathlib import Path
-
 import faiss
 import numpy as np
 import pytest
 
 from qa.store.index import Index
 from qa.ask.retriever import Retriever
-
-EVAL = Path(__file__).resolve().parent.parent / "eval" / "run.py"
+from eval.run import load_gold
 
 
 @pytest.fixture(scope="module")
 def questions():
-    spec = importlib.util.spec_from_file_location("eval_run", EVAL)
-    run = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(run)
-    return [g["question"] for g in run.load_gold() if g["answers"]]
+    return [g["question"] for g in load_gold() if g["answers"]]
 
 
 def _top1(retriever, questions, embedder):
@@ -37,7 +30,7 @@ def test_hnsw_index_beyond_the_flat_limit_keeps_the_answers(qa, questions):
     ix = qa.index
     vectors = ix.chunk_vectors(np.arange(len(ix.chunks)))
     hnsw = Index.assemble(ix.chunks, vectors, np.asarray(ix.sentence_vectors), ix.sentence_chunks,
-                          ix.manifest, flat_max=10)
+                          ix.parts, flat_max=10, glossary=ix.glossary)
     assert isinstance(hnsw.dense, faiss.IndexHNSWFlat) and isinstance(ix.dense, faiss.IndexFlatIP)
     scaled = Retriever(hnsw, qa.embedder, full_scoring_max=10, candidates=20)
     exact = _top1(qa.retriever, questions, qa.embedder)

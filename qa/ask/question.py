@@ -1,10 +1,22 @@
-"""Question: what a question asks for, worked out once before the answer step uses it."""
+"""Question: what a question asks for, worked out once and handed to retrieval, verification and
+the answer step.
+
+The question gets the care the document gets: its language, its words (for BM25,
+all of them; for matching, the content words), the report words it stands for
+(English through the glossary and the bilingual vocabulary of government work
+reports; Chinese variants such as 固投 → 固定资产投资), the places and years it
+names (今年 / 去年 resolved per report, since each report has its own year), and
+the kind of answer wanted.
+"""
 from __future__ import annotations
 
 import re
 from dataclasses import dataclass
 
-from ..language.segmenter import content_words, is_chinese
+from ..language.glossary import Glossary
+from ..language.segmenter import STOPWORDS, content_words, is_chinese, tagged, words
+from ..language.vocabulary import Concept, Region, Vocabulary
+from ..language.years import years_in
 
 FIGURE_QUESTION = re.compile(
     r"多少|几[个家项条所万亿%％倍]?|目标|比例|比重|占比|增速|增幅|幅度|百分|产量|规模|数量|总量|排名|第几|达到|"
@@ -15,68 +27,161 @@ AMOUNT_QUESTION = re.compile(r"多少|(?<!哪)几[个家项条所万亿倍次届
                              r"what (percentage|share|proportion)", re.I)
 # Asks for reasons, ways or lists: the answer is the sentence, even when a figure is mentioned.
 EXPLAIN_QUESTION = re.compile(r"为什么|为何|怎么|怎样|如何|哪些|哪几|why|how (?!many|much|fast|large|big|high|long)", re.I)
-# Who and when questions want a person or a date.
+# Who, when and where (which meeting) questions want a person, a date or the meeting: the cover says.
 WHO_QUESTION = re.compile(r"谁|哪位|\bwho\b", re.I)
-WHEN_QUESTION = re.compile(r"什么时候|何时|哪天|几月|日期|\bwhen\b|what date|which day", re.I)
-UNIT = re.compile(r"多少(亿元|万元|[\u4e00-\u9fff])")
+WHEN_QUESTION = re.compile(r"什么时候|何时|哪天|几月|日期|\bwhen\b|what date|which day|\bon what day", re.I)
+MEETING_QUESTION = re.compile(r"什么会议|哪次会议|哪个会议|在哪.{0,4}(?:会议|作|做|发表)|"
+                              r"(?:which|what) (?:meeting|session|congress)|\bwhere\b.*\b(?:deliver|present|given)", re.I)
+# "第二部分讲什么", "what is part two about": answered by the part's heading.
+PART_QUESTION = re.compile(r"第([一二三四五六七八九十\d])部分|\bpart (one|two|three|four|five|\d)\b", re.I)
+UNIT = re.compile(r"多少(亿元|万元|万人|万吨|亿斤|万亩|公里|[\u4e00-\u9fff])")
+# The kind of quantity asked for.  A rate ("覆盖率是多少", "what share") is answered by a percentage;
+# money ("总额是多少", "in yuan") by an amount in 元; a count ("how many", "多少家") by a number
+# that is not a percentage.  A growth question ("增长多少", "by how much") may be either.
+RATE_QUESTION = re.compile(r"(?:率|比重|占比|比例|强度)(?:是|为|达到|要达到|达|将达到)?(?:多少|几)|百分之几|"
+                           r"what (?:percentage|share|proportion)|\brate\b(?! of growth)|\bratio\b", re.I)
+MONEY_QUESTION = re.compile(r"(?:总额|总值|收入|金额|资金|投资额|营业收入)(?:是|为|达到|有)?多少(?!人|家|个)|多少(?:亿元|万元|元|钱)|"
+                            r"\bin (?:yuan|rmb)\b|how much money|\bworth\b|\bvalue of\b", re.I)
+COUNT_QUESTION = re.compile(r"how many|多少(?:个|家|人|项|所|座|辆|条|次|名|户|套|件|处|万人|万户|万家)|"
+                            r"(?<!哪)几(?:个|家|项|所|座|条|名)", re.I)
+GROWTH_QUESTION = re.compile(r"增长|增速|增幅|涨幅|下降|降低|提高|提升|增加|减少|grow|growth|rise|increase|"
+                             r"decrease|drop|fall|cut|reduce|by how much|\bup\b|\bdown\b", re.I)
 GENERIC_UNITS = set("是呢啊吗年")
-YEAR = re.compile(r"(?<!\d)(20\d\d)(?!\d)")
-RELATIVE_YEARS = {"今年": 0, "this year": 0, "去年": -1, "上年": -1, "过去一年": -1, "last year": -1,
-                  "明年": 1, "next year": 1}
+RELATIVE_YEARS = {"今年": 0, "this year": 0, "本年": 0, "去年": -1, "上年": -1, "过去一年": -1, "last year": -1,
+                  "previous year": -1, "past year": -1, "明年": 1, "next year": 1}
+CAPITALISED = re.compile(r"\b[A-Z][a-z]+(?:[ -][A-Z][a-z]+)*")
+# Without a year, the tense says which part of a report answers: a plan or target is this year's
+# (the report's own), something done is last year's (the review).
+PLANNED = re.compile(r"要|将|计划|拟|目标|预期|力争|打算|\b(?:will|plan|plans|planned|aim|aims|target|targets|"
+                     r"goal|expected|intend|set to|going to)\b", re.I)
+DONE = re.compile(r"了|已经|已|\b(?:did|was|were|had|has been|have been|achieved|reached)\b", re.I)
+NUMBER_WORDS = {"one": 1, "two": 2, "three": 3, "four": 4, "five": 5}
 
 
 @dataclass(frozen=True)
 class Question:
     text: str
-    lang: str                  # "zh" or "en"
-    own_words: list[str]       # the question's own content words (Chinese questions)
-    words: list[str]           # what to look for in the report: own words plus translations
-    years: frozenset[int]      # years it names, "去年" and "this year" resolved
-    unit: str                  # the unit after "多少" (亿元, 辆, 人), if any
-    wants_figure: bool         # "多少", "目标", "growth": the clause with the figure answers
-    wants_amount: bool         # "多少", "how many": an answer without a figure is no answer
-    wants_explanation: bool    # "为什么", "哪些", "how does": the whole sentence answers
+    lang: str                        # "zh" or "en"
+    own_words: tuple[str, ...]       # the question's own content words (Chinese questions)
+    search_words: tuple[str, ...]    # what BM25 looks for: every word, translations, vocabulary variants
+    words: tuple[str, ...]           # what the answer should contain: content words and their report words
+    concepts: tuple[Concept, ...]    # indicators and policy terms it names (the vocabulary's)
+    regions: tuple[Region, ...]      # provinces (or the country) it names
+    places: tuple[str, ...]          # other places it names (cities, ports), in the reports' Chinese
+    explicit_years: frozenset[int]
+    relative_years: frozenset[int]   # 0 for 今年, -1 for 去年, resolved against each report's year
+    tense_years: frozenset[int]      # the same from the tense alone, when it names no year: a preference
+    unit: str                        # the unit after "多少" (亿元, 辆, 人), if any
+    part: int | None                 # "第二部分": which part it asks about
+    wants_figure: bool               # "多少", "目标", "growth": the clause with the figure answers
+    wants_amount: bool               # "多少", "how many": an answer without a figure is no answer
+    wants_explanation: bool          # "为什么", "哪些", "how does": the whole sentence answers
     wants_person: bool
     wants_date: bool
+    wants_meeting: bool
+    quantity: str                    # "rate", "money", "count" or "" (any): what kind of figure answers
 
     @classmethod
-    def parse(cls, text: str, glossary, vocabulary, report_year: int | None) -> "Question":
-        """`vocabulary` holds the report's words: only those are worth looking for."""
+    def parse(cls, text: str, glossary: Glossary, known: set[str] | frozenset[str] = frozenset(),
+              vocabulary: Vocabulary | None = None) -> "Question":
+        """`known` holds the library's words: only those are worth looking for."""
+        vocabulary = vocabulary or Vocabulary.load()
         zh = is_chinese(text)
         own = content_words(text) if zh else []
-        translated = glossary.translate(" ".join(w for w in own if w not in vocabulary) if zh else text)
+        concepts = tuple(vocabulary.chinese(text) if zh else vocabulary.english(text))
+        variants = [v for c in concepts for v in c.zh]
+        # The vocabulary knows the reports' terms; the dictionary tries only the words it leaves.
+        foreign = " ".join(w for w in own if w.isascii() and w not in known) if zh else vocabulary.english_rest(text)
+        translated = glossary.translate(foreign) + _variant_words(variants, known)
+        lexical = (list(words(text)) if zh else []) + translated
         unit = UNIT.search(text)
-        return cls(text=text, lang="zh" if zh else "en", own_words=own,
-                   words=list(dict.fromkeys(own + [w for w in translated if w in vocabulary])),
-                   years=question_years(text, report_year),
+        return cls(text=text, lang="zh" if zh else "en", own_words=tuple(own),
+                   search_words=tuple(dict.fromkeys(lexical)),
+                   words=tuple(dict.fromkeys(own + [w for w in translated if w in known and w not in STOPWORDS])),
+                   concepts=concepts, regions=tuple(vocabulary.regions(text)),
+                   places=_places(text, zh, glossary, vocabulary),
+                   explicit_years=years_in(text), relative_years=_relative_years(text),
+                   tense_years=_tense_years(text),
                    unit=unit.group(1) if unit and unit.group(1)[0] not in GENERIC_UNITS else "",
+                   part=_part(text),
                    wants_figure=bool(FIGURE_QUESTION.search(text)),
                    wants_amount=bool(AMOUNT_QUESTION.search(text)),
                    wants_explanation=bool(EXPLAIN_QUESTION.search(text)),
                    wants_person=bool(WHO_QUESTION.search(text)),
-                   wants_date=bool(WHEN_QUESTION.search(text)))
+                   wants_date=bool(WHEN_QUESTION.search(text)),
+                   wants_meeting=bool(MEETING_QUESTION.search(text)),
+                   quantity=_quantity(text))
+
+    def years(self, report_year: int | None) -> frozenset[int]:
+        """The years asked about, with 今年 / 去年 / "last year" resolved against a report's year."""
+        relative = {report_year + d for d in self.relative_years} if report_year else set()
+        return self.explicit_years | relative
+
+    def preferred_years(self, report_year: int | None) -> frozenset[int]:
+        """The years asked about, or else those the tense points to (for ranking, never for declining)."""
+        years = self.years(report_year)
+        if years or not report_year:
+            return years
+        return frozenset(report_year + d for d in self.tense_years)
 
     @property
     def focus(self) -> list[str]:
         """The last word before "多少" names what is asked ("比重是多少")."""
         return [w for w in self.own_words if len(w) > 1][-1:]
 
-
-def years_in(text: str) -> frozenset[int]:
-    """The years a text names (2023, 2025), as numbers."""
-    return frozenset(int(y) for y in YEAR.findall(text))
-
-
-def report_year(title: str) -> int | None:
-    """A report's own year, from its title ("——2024 年 1 月 28 日在…"): what 今年 means in it."""
-    years = YEAR.findall(title)
-    return int(years[0]) if years else None
+    @property
+    def wants_cover(self) -> bool:
+        return self.wants_person or self.wants_date or self.wants_meeting
 
 
-def question_years(text: str, report_year: int | None) -> frozenset[int]:
-    """The years a question names, with 今年 / 去年 / "last year" resolved against the report's year."""
-    years = set(years_in(text))
-    if report_year:
-        low = text.lower()
-        years |= {report_year + d for phrase, d in RELATIVE_YEARS.items() if phrase in low}
-    return frozenset(years)
+def _variant_words(variants: list[str], known) -> list[str]:
+    """The report words of a vocabulary variant: itself if the reports use it, else its words."""
+    out = []
+    for v in variants:
+        out += [v] if v in known else [w for w in words(v) if w in known and w not in STOPWORDS]
+    return out
+
+
+def _places(text: str, zh: bool, glossary: Glossary, vocabulary: Vocabulary) -> tuple[str, ...]:
+    """Place names other than provinces: jieba's place tag on a Chinese question; for an English one,
+    its capitalised words (not the first) that the glossary turns into a Chinese place name."""
+    if zh:
+        found = [w.word for w in tagged(text) if w.flag == "ns" and len(w.word) > 1]
+    else:
+        names = CAPITALISED.findall(text)[1:] if text[:1].isupper() else CAPITALISED.findall(text)
+        found = [w for name in names for w in glossary.translate(name)
+                 if any(t.flag == "ns" for t in tagged(w))]
+    return tuple(dict.fromkeys(w for w in found if not vocabulary.regions(w)))
+
+
+def _quantity(text: str) -> str:
+    if RATE_QUESTION.search(text):
+        return "rate"
+    if GROWTH_QUESTION.search(text):
+        return ""
+    if MONEY_QUESTION.search(text):
+        return "money"
+    return "count" if COUNT_QUESTION.search(text) else ""
+
+
+def _tense_years(text: str) -> frozenset[int]:
+    if years_in(text) or _relative_years(text):
+        return frozenset()
+    if PLANNED.search(text):
+        return frozenset({0})
+    return frozenset({-1}) if DONE.search(text) else frozenset()
+
+
+def _relative_years(text: str) -> frozenset[int]:
+    low = text.lower()
+    return frozenset(d for phrase, d in RELATIVE_YEARS.items() if phrase in low)
+
+
+def _part(text: str) -> int | None:
+    m = PART_QUESTION.search(text)
+    if not m:
+        return None
+    token = (m.group(1) or m.group(2)).lower()
+    if token.isdigit():
+        return int(token)
+    return NUMBER_WORDS.get(token) or "一二三四五六七八九十".index(token) + 1

@@ -32,7 +32,9 @@ def _pieces(doc: Document, start: int, end: int, hard_max: int) -> list[tuple[in
     return out
 
 
-def chunk_document(doc: Document, params: ChunkingParams = ChunkingParams()) -> list[Chunk]:
+def chunk_document(doc: Document, params: ChunkingParams = ChunkingParams(), report: str = "",
+                   first_id: int = 0) -> list[Chunk]:
+    """The chunks of one report, numbered from `first_id` (a library numbers all its chunks)."""
     chunks: list[Chunk] = []
     by_paragraph: dict[int, list[tuple[int, int]]] = {}
     # The cover page's lines make one chunk together, keyed by its first line.
@@ -46,8 +48,8 @@ def chunk_document(doc: Document, params: ChunkingParams = ChunkingParams()) -> 
         for span in spans + [None]:
             if group and (span is None or span[1] - group[0][0] > params.max_chars):
                 start, end = group[0][0], group[-1][1]
-                chunks.append(Chunk(len(chunks), doc.text[start:end], start, end, para.path,
-                                    para.lead, doc.title, p_idx))
+                chunks.append(Chunk(first_id + len(chunks), doc.text[start:end], start, end, para.path,
+                                    para.lead, report, p_idx))
                 group = []
             if span is not None:
                 group.append(span)

@@ -24,6 +24,7 @@ from pathlib import Path
 
 from ..errors import ReportError
 from .metadata import Metadata, read_metadata
+from .readers import read_text
 
 SEPARATOR = " › "
 SENTENCE_END = "。！？!?"
@@ -327,9 +328,4 @@ def parse(raw: str, source: str = "") -> Document:
 
 def read_report(path: str | Path) -> Document:
     """A report file of any supported format, parsed."""
-    try:
-        from .readers import read_text
-    except ImportError:      # TEMP until the readers land
-        def read_text(p):
-            return Path(p).read_text(encoding="utf-8")
     return parse(read_text(path), source=str(path))

@@ -15,6 +15,8 @@ from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from ..language.vocabulary import Vocabulary
+
 DATE_RE = re.compile(r"((?:19|20)\d\d)\s*年\s*(\d{1,2})\s*月\s*(\d{1,2})\s*日")
 MEETING_RE = re.compile(r"在(.{4,40}?会议|.{4,40}?大会)")
 OFFICE = r"(?:代理)?(?:省长|市长|主席|总理|区长|州长)"
@@ -96,24 +98,20 @@ def _year(text: str, paragraphs, date_year: int | None, title: str, source: str)
 
 def _region(text: str, cover: str):
     """The government that reports: named on the cover, by the national address, else the most named."""
-    try:
-        from ..language.vocabulary import Vocabulary
-    except ImportError:      # TEMP until the vocabulary lands
-        return None
     vocab = Vocabulary.load()
     named = vocab.regions(cover)
     if named:
         return named[0]
     if NATIONAL_ADDRESS in text[:2000]:
-        return next((r for r in vocab.all_regions() if r.code == "national"), None)
+        return next((r for r in vocab.region_list if r.code == "national"), None)
     counts = Counter()
-    for r in vocab.all_regions():
+    for r in vocab.region_list:
         if r.code != "national":
             counts[r.code] = sum(text.count(z) for z in r.zh if len(z) > 1)
     best = counts.most_common(1)
     if not best or best[0][1] == 0:
         return None
-    return next(r for r in vocab.all_regions() if r.code == best[0][0])
+    return next(r for r in vocab.region_list if r.code == best[0][0])
 
 
 def read_metadata(text: str, paragraphs, source: str = "") -> Metadata:

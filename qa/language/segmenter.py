@@ -6,6 +6,7 @@ import logging
 import re
 
 import jieba
+import jieba.posseg
 
 jieba.setLogLevel(logging.WARNING)
 _CJK = re.compile(r"[\u4e00-\u9fff]")
@@ -28,6 +29,12 @@ def words(text: str) -> tuple[str, ...]:
         if w and _WORD.fullmatch(w):
             out.append(w)
     return tuple(out)
+
+
+@functools.lru_cache(maxsize=4096)
+def tagged(text: str) -> tuple:
+    """jieba's words with their part-of-speech tags (ns: a place, nr: a person)."""
+    return tuple(jieba.posseg.cut(text))
 
 
 def content_words(text: str) -> list[str]:

@@ -83,6 +83,11 @@ class _Matcher:
 
     def find(self, seq: Sequence) -> list[Hashable]:
         """The values of the chosen phrases in text order, each once; a None value blocks its span."""
+        values = (self.table[seq[s:s + n]] for s, n in self.spans(seq))
+        return list(dict.fromkeys(v for v in values if v is not None))
+
+    def spans(self, seq: Sequence) -> list[tuple[int, int]]:
+        """(start, length) of the chosen phrases, in text order."""
         chosen: list[tuple[int, int]] = []
         taken = bytearray(len(seq))
         for length, start in sorted(self._candidates(seq)):
@@ -90,8 +95,7 @@ class _Matcher:
             if not any(taken[start:start + length]):
                 taken[start:start + length] = b"\1" * length
                 chosen.append((start, length))
-        values = (self.table[seq[s:s + n]] for s, n in sorted(chosen))
-        return list(dict.fromkeys(v for v in values if v is not None))
+        return sorted(chosen)
 
     def _candidates(self, seq: Sequence) -> Iterable[tuple[int, int]]:
         n = len(seq)
@@ -132,6 +136,16 @@ def parse_regions(text: str) -> list[Region]:
     return [Region(code, zh, en) for _, (code, zh, en) in _fields(text)]
 
 
+# Concepts that say what kind of figure or time is asked (a target, a growth, a share, this year), not
+# what is measured: a question names them about any indicator, so they never carry its subject.
+GENERAL_KEYS = frozenset("""
+target growth increase decrease share output capacity scale per_capita average annual cumulative ranking
+year_on_year percentage_points billion_yuan trillion_yuan yuan mu jin kilowatts kilometers people_count
+households number last_year this_year past_five_years review main_tasks overall_requirements measures
+achievements problems funding coverage_rate
+""".split())
+
+
 class Vocabulary:
     def __init__(self, concepts: Sequence[Concept], regions: Sequence[Region] = ()):
         self.concepts = tuple(concepts)
@@ -150,6 +164,13 @@ class Vocabulary:
         """Concepts an English text names, in text order."""
         return _flatten(self._en.find(english_words(text)))
 
+    def english_rest(self, text: str) -> str:
+        """The words of an English text that no concept accounts for (for the dictionary to try)."""
+        words = english_words(text)
+        covered = {i for s, n in self._en.spans(words) if self._en.table[words[s:s + n]] is not None
+                   for i in range(s, s + n)}
+        return " ".join(w for i, w in enumerate(words) if i not in covered)
+
     def chinese(self, text: str) -> list[Concept]:
         """Concepts whose Chinese variants occur in a Chinese text, in text order."""
         return _flatten(self._zh.find(chinese_text(text)))
@@ -158,6 +179,11 @@ class Vocabulary:
         """Every Chinese variant of the concepts `word` is a Chinese variant of; () if none."""
         concepts = self._zh_table.get(chinese_text(word), ())
         return tuple(dict.fromkeys(v for c in concepts for v in c.zh))
+
+    @staticmethod
+    def topical(concepts: Sequence[Concept]) -> list[Concept]:
+        """The concepts that name what is measured or done, without the general ones (target, growth)."""
+        return [c for c in concepts if c.key not in GENERAL_KEYS]
 
     def regions(self, text: str) -> list[Region]:
         """Regions a question names, in Chinese or English, in text order."""

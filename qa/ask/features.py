@@ -1,0 +1,154 @@
+"""Features: the answer step's signals, in one place, named as in calibration.json.
+
+Each candidate sentence gets the `RANK` signals (how well it matches the
+question); the best one gets the `ACCEPT` signals (whether it answers at all).
+They are read per report: idf, headings and sentence contexts belong to the
+report a sentence comes from, and are worked out the first time a question
+reaches that report (a library of 33 reports opens without paying for all).
+"""
+from __future__ import annotations
+
+import bisect
+import math
+import re
+from dataclasses import dataclass, field
+
+from ..ingest.document import Document
+from ..language.segmenter import tagged, words
+from ..store.index import Part, sentence_context
+from ..language.years import implied_years
+from .question import Question
+
+RANK = ["dense", "dense_gap", "coverage", "sentence_coverage", "clause_coverage", "rank",
+        "figure_match", "year_mismatch", "type_match", "heading"]
+ACCEPT = ["score", "dense", "coverage", "known_words", "year_mismatch", "margin",
+          "figure_missing", "unit_missing", "unknown_name"]
+FIGURE = re.compile(r"\d|[０-９]|[一二三四五六七八九十两][十百千万亿]")
+ORDINAL = re.compile(r"第[一二三四五六七八九十\d]+")
+DATE = re.compile(r"(?:19|20)\d\d\s*年|\d{1,2}\s*[月日]")
+DIGIT = re.compile(r"\d|[０-９]")
+CLAUSE = re.compile(r"[^，；：]+")
+# Places and people (jieba's ns/nr tags): naming one the report never mentions is asking about something else.
+NAME_TAGS = ("ns", "nr")
+
+
+@dataclass
+class ReportView:
+    """One report as the answer step reads it."""
+    report: str
+    doc: Document
+    part: Part
+    contexts: list[str] = field(init=False)
+    headings: set[int] = field(init=False)
+    idf: dict[str, float] = field(init=False)
+    unseen_idf: float = field(init=False)
+
+    def __post_init__(self):
+        doc = self.doc
+        self.contexts = [sentence_context(doc, i) for i in range(len(doc.sentences))]
+        self.starts = [s.start for s in doc.sentences]
+        # A paragraph's lead ("新能源汽车产业集群。") names a topic; it rarely answers by itself.
+        self.headings = {i for i, s in enumerate(doc.sentences)
+                         if s.start == doc.paragraphs[s.paragraph].start
+                         and doc.text[s.start:s.end].rstrip("。") in (doc.paragraphs[s.paragraph].lead,
+                                                                    doc.paragraphs[s.paragraph].section)}
+        df: dict[str, int] = {}
+        for ctx in self.contexts:
+            for w in set(words(ctx)):
+                df[w] = df.get(w, 0) + 1
+        n = len(self.contexts)
+        self.idf = {w: math.log((n + 1) / (c + 0.5)) for w, c in df.items()}
+        self.unseen_idf = math.log((n + 1) / 0.5)
+
+    @property
+    def year(self) -> int | None:
+        return self.doc.year
+
+    def sentence_text(self, i: int) -> str:
+        s = self.doc.sentences[i]
+        return self.doc.text[s.start:s.end]
+
+    def sentences_in(self, start: int, end: int) -> list[int]:
+        """The sentences that start in [start, end), and the one `start` falls in."""
+        first = max(bisect.bisect_right(self.starts, start) - 1, 0)
+        last = bisect.bisect_left(self.starts, end)
+        return list(range(first, max(last, first + 1)))
+
+    def headings_of(self, i: int) -> str:
+        para = self.doc.paragraphs[self.doc.sentences[i].paragraph]
+        return " ".join(h for h in (para.part, para.section, para.item, para.lead) if h)
+
+    # -- signals ---------------------------------------------------------------
+    def coverage(self, qwords, text: str) -> float:
+        """Share of the question's idf mass whose words the text contains."""
+        if not qwords:
+            return 0.0
+        have = set(words(text))
+        weights = [self.idf.get(w, self.unseen_idf) for w in qwords]
+        hit = sum(wt for w, wt in zip(qwords, weights) if w in have or (len(w) > 1 and w in text))
+        return hit / sum(weights)
+
+    def clause_coverage(self, qwords, text: str) -> float:
+        return max((self.coverage(qwords, m.group()) for m in CLAUSE.finditer(text)), default=0.0)
+
+    def known_words(self, q: Question) -> float:
+        """Share of a Chinese question's words that occur anywhere in the report."""
+        if q.lang == "en" or not q.words:
+            return 0.0
+        return sum(w in self.idf for w in q.words) / len(q.words)
+
+    def years_of(self, i: int) -> frozenset[int]:
+        """The years sentence i speaks of, by what it and its headings name and where it stands."""
+        para = self.doc.paragraphs[self.doc.sentences[i].paragraph]
+        return implied_years(para.part, self.sentence_text(i) + para.section, self.year)
+
+    def year_mismatch(self, q: Question, i: int) -> bool:
+        """The question names (or its tense points to) a year that the sentence does not speak of."""
+        years = q.preferred_years(self.year)
+        return bool(years) and not (years & self.years_of(i))
+
+    def unknown_name(self, q: Question, glossary) -> bool:
+        """The question names a place or person that the report never mentions."""
+        if q.lang == "en":
+            return glossary.names_elsewhere(q.text)
+        return any(len(w.word) > 1 and w.flag in NAME_TAGS and w.word not in self.doc.text
+                   for w in tagged(q.text))
+
+
+def type_match(q: Question, text: str) -> bool:
+    """A who question and a sentence naming a person; a when question and a date."""
+    if q.wants_person:
+        return any(w.flag == "nr" for w in tagged(text))
+    return q.wants_date and bool(DATE.search(text))
+
+
+def figure_missing(q: Question, text: str) -> bool:
+    """An amount is asked for ("多少", "第几", "how many") and the text states none (dates don't count)."""
+    if not q.wants_amount:
+        return False
+    figure = ORDINAL if "第几" in q.text else FIGURE
+    return not figure.search(DATE.sub("", text))
+
+
+def rank_features(view: ReportView, q: Question, i: int, rank: int, dense: float) -> dict:
+    text = view.sentence_text(i)
+    return {"dense": dense,
+            "coverage": view.coverage(q.words, view.contexts[i]),
+            "sentence_coverage": view.coverage(q.words, text),
+            "clause_coverage": view.clause_coverage(q.words, text),
+            "rank": float(rank),
+            "figure_match": float(q.wants_figure and bool(DIGIT.search(text))),
+            "year_mismatch": float(view.year_mismatch(q, i)),
+            "type_match": float(type_match(q, text)),
+            "heading": float(i in view.headings)}
+
+
+def accept_features(view: ReportView, q: Question, best, runner_up, span_text: str, glossary) -> dict:
+    return {"score": best.score, "dense": best.feats["dense"], "coverage": best.feats["coverage"],
+            "known_words": view.known_words(q),
+            "year_mismatch": best.feats["year_mismatch"],
+            "margin": best.score - runner_up.score if runner_up else 1.0,
+            # An amount asked for and none stated, or stated in another unit, is no answer.
+            "figure_missing": float(figure_missing(q, view.sentence_text(best.sentence))),
+            "unknown_name": float(view.unknown_name(q, glossary)),
+            "unit_missing": float(bool(q.unit) and q.unit not in span_text)}

@@ -1,0 +1,98 @@
+"""Verify: before an answer is given, check that its span, with its sentence and headings, states
+what was asked.
+
+Retrieval always finds a nearest passage, and on a near miss (an indicator the
+report never gives, another year, another place) the nearest passage is about
+something else.  These checks are general, not per question:
+
+- amount: "多少" / "how many" asks for a figure; a span without one is no answer.
+- unit:   "多少亿元" asks in a unit; a span in another unit is no answer.
+- quantity: a rate is answered by a percentage, money by an amount in 元, a count by a number
+          that is not a percentage ("how many tourists" is not answered by "增长20%").
+- place:  a question that names a province other than the report's, or a city, which the
+          sentence and its headings do not name.
+- year:   a question about a year that neither the sentence nor its part (a part reviews the year
+          before the report's own, or names its year) speaks of.
+- subject: for a figure question, every indicator or policy term it names (the bilingual
+          vocabulary's topical concepts) must be stated in the sentence or its headings, by a
+          variant or by all the words of one ("国内生产总值达到…，增长8.1%" states GDP growth).
+
+Each returns a short reason, shown to the user with "not found".
+"""
+from __future__ import annotations
+
+import re
+
+from ..language.segmenter import words
+from ..language.vocabulary import Vocabulary
+from .features import DATE, FIGURE, ORDINAL, ReportView
+from .question import Question
+
+PERCENT = re.compile(r"\d\s*[%％‰]|百分点")
+MONEY = re.compile(r"\d\s*(?:万亿|亿|万|千)?元|\d\s*(?:万亿|亿)(?!斤|吨|千瓦|人|户|亩|立方)")
+
+
+def verify(q: Question, view: ReportView, sentence: int, span: tuple[int, int]) -> list[str]:
+    text = view.doc.text[span[0]:span[1]]
+    context = view.sentence_text(sentence) + " " + view.headings_of(sentence)
+    checks = (_amount(q, text), _unit(q, text), _quantity(q, text), _place(q, view, context),
+              _year(q, view, sentence), _subject(q, context))
+    return [c for c in checks if c]
+
+
+def _amount(q: Question, text: str) -> str:
+    if not q.wants_amount:
+        return ""
+    figure = ORDINAL if "第几" in q.text else FIGURE
+    return "" if figure.search(DATE.sub("", text)) else "the passage states no figure"
+
+
+def _unit(q: Question, text: str) -> str:
+    return f"the passage gives no figure in {q.unit}" if q.unit and q.unit not in text else ""
+
+
+def _quantity(q: Question, text: str) -> str:
+    bare = DATE.sub("", text)
+    if q.quantity == "rate" and not PERCENT.search(bare):
+        return "the passage gives no rate"
+    if q.quantity == "money" and not MONEY.search(bare):
+        return "the passage gives no amount of money"
+    if q.quantity == "count" and FIGURE.search(bare) and not FIGURE.search(PERCENT.sub("", bare)):
+        return "the passage gives a rate, not a number"
+    return ""
+
+
+def _place(q: Question, view: ReportView, context: str) -> str:
+    """A province other than the report's, or a city or port, must be named where the answer stands."""
+    mine = view.doc.meta.region_code
+    for region in q.regions:
+        if region.code != mine and not any(z in context for z in region.zh):
+            return f"the question is about {region.zh[0]}, the report about {view.doc.meta.region or 'another place'}"
+    for place in q.places:
+        if place not in context:
+            return f"the passage is not about {place}"
+    return ""
+
+
+def _year(q: Question, view: ReportView, sentence: int) -> str:
+    asked = q.years(view.year)
+    if not asked or asked & view.years_of(sentence):
+        return ""
+    return f"the passage is not about {'/'.join(map(str, sorted(asked)))}"
+
+
+def _subject(q: Question, context: str) -> str:
+    if not (q.wants_figure or q.wants_amount):
+        return ""
+    for concept in Vocabulary.topical(q.concepts):
+        if not any(_states(v, context) for v in concept.zh):
+            return f"the passage does not state {concept.zh[0]}"
+    return ""
+
+
+def _states(variant: str, context: str) -> bool:
+    """The variant itself, or every word of it, split as reports split them ("新增城镇就业")."""
+    if variant in context:
+        return True
+    parts = [w for w in words(variant) if len(w) > 1]
+    return len(parts) > 1 and all(w in context for w in parts)

@@ -1,0 +1,416 @@
+"""Library: the reports a user has added, on disk, with one index over all of them.
+
+A library directory holds generations and a CURRENT file naming the live one:
+
+    CURRENT                  "gen-…"
+    LOCK                     writers take it in turn (fcntl); readers never wait
+    gen-…/manifest.json      format, model, chunking, the reports, a sha256 for every file below
+    gen-…/reports/ID.txt     a report's text as read from its file: the source of truth
+    gen-…/reports/ID.chunks.npy, ID.sentences.npy      its vectors
+    gen-…/dense.faiss, bm25/, glossary.json            assembled over all reports
+
+A write (add, remove, rebuild) embeds outside the lock, then under it re-reads
+the live generation, writes a new one beside it and swaps CURRENT in one atomic
+rename, so two writers both land and a crash leaves the old library usable.
+Everything but the texts is derived: a file whose checksum fails, or vectors made
+by another model, chunking or parser, are made again from the texts on open.
+"""
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import hashlib
+import json
+import logging
+import os
+import re
+import shutil
+import tempfile
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import bm25s
+import faiss
+import numpy as np
+
+from .errors import IndexStoreError, ReportError
+from .ingest.chunks import ChunkingParams, chunk_document
+from .ingest.document import Document, parse
+from .ingest.readers import read_text
+from .language.glossary import Glossary
+from .model.embedder import Embedder
+from .schema import Chunk, Report
+from .store.index import Index, Part, embed_texts, sentence_chunks, tuned
+
+log = logging.getLogger(__name__)
+
+# Bump whenever what is derived and stored changes (vectors, glossary rules, sentence map, layout).
+FORMAT_VERSION = 6
+# The previous generation is kept after a swap: a reader that read CURRENT just before it may still
+# be loading it.  Older ones, and any a crash left half-written, go at the next write.
+KEEP_GENERATIONS = 2
+
+
+def _sha256_file(path: Path) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            h.update(block)
+    return h.hexdigest()
+
+
+def chunks_sha256(chunks: list[Chunk]) -> str:
+    blob = json.dumps([c.to_dict() for c in chunks], ensure_ascii=False, sort_keys=True)
+    return hashlib.sha256(blob.encode("utf-8")).hexdigest()
+
+
+@dataclass
+class Entry:
+    """A report of the library in memory: its record, parsed text, chunks and vectors."""
+    report: Report
+    raw: str
+    doc: Document
+    chunks: list[Chunk]
+    chunk_vectors: np.ndarray
+    sentence_vectors: np.ndarray
+
+
+def report_id(doc: Document, source: str, taken: set[str]) -> str:
+    """"henan-2024" from the region and year; else the file's name; "-2" where that is taken."""
+    m = doc.meta
+    base = f"{m.region_code}-{m.year}" if m.region_code and m.year else \
+        re.sub(r"[^a-z0-9]+", "-", Path(source).stem.lower()).strip("-") or "report"
+    rid, n = base, 2
+    while rid in taken:
+        rid, n = f"{base}-{n}", n + 1
+    return rid
+
+
+def _record(rid: str, raw: str, doc: Document, chunks: list[Chunk], source: str) -> Report:
+    m = doc.meta
+    return Report(id=rid, title=m.name, region=m.region, year=m.year, date=m.date, speaker=m.speaker,
+                  chars=len(doc.text), sha256=hashlib.sha256(raw.encode("utf-8")).hexdigest(),
+                  source=Path(source).name if source else "", chunks=len(chunks), sentences=len(doc.sentences))
+
+
+class Library:
+    def __init__(self, root: str | Path, embedder: Embedder, params: ChunkingParams = ChunkingParams()):
+        self.root, self.embedder, self.params = Path(root), embedder, params
+        self.entries: list[Entry] = []
+        self.index: Index | None = None
+        self.generation = ""
+
+    # -- reading ---------------------------------------------------------------
+    @property
+    def reports(self) -> list[Report]:
+        return [e.report for e in self.entries]
+
+    def entry(self, rid: str) -> Entry:
+        for e in self.entries:
+            if e.report.id == rid:
+                return e
+        known = ", ".join(e.report.id for e in self.entries) or "none"
+        raise ReportError(f"No report {rid!r} in the library (reports: {known}).")
+
+    def _expected(self) -> dict:
+        return {"format_version": FORMAT_VERSION, "model_id": self.embedder.model_id,
+                "chunking": self.params.to_dict()}
+
+    def live(self) -> str:
+        try:
+            return (self.root / "CURRENT").read_text(encoding="utf-8").strip()
+        except (OSError, UnicodeDecodeError):
+            return ""
+
+    def changed(self) -> bool:
+        """Another process has written a new generation since this one was loaded."""
+        return self.live() != self.generation
+
+    def open(self, seeds: list[Path] = (), progress: bool = True) -> "Library":
+        """Load the live generation; repair what is damaged or stale from the stored texts; a library
+        never written before starts with `seeds`."""
+        loaded = self._load_any()
+        if loaded is None:
+            if self._ever_written():
+                log.warning("The library in %s is damaged beyond its texts; starting it afresh.", self.root)
+            if seeds:
+                self.add(seeds, progress=progress)
+            return self
+        gen, manifest, stale = loaded
+        if gen != self.live() and not stale:
+            with self._locked():
+                if not self._loadable(self.live()):     # still broken: point CURRENT at what loaded
+                    _point(self.root, gen)
+        if stale:
+            log.warning("Repairing the library in %s: %s", self.root,
+                        "; ".join(f"{rid}: {why}" for rid, why in stale.items()))
+            with self._locked():
+                self._write(self.entries, progress=progress, redo=set(stale))
+        return self
+
+    def _loadable(self, name: str) -> bool:
+        return bool(name) and (self.root / name / "manifest.json").exists()
+
+    def _ever_written(self) -> bool:
+        return (self.root / "CURRENT").exists() or any(self.root.glob("gen-*"))
+
+    def _generations(self) -> list[str]:
+        """The live generation first, then the others with a manifest, newest first."""
+        live = self.live()
+        others = sorted((g for g in self.root.glob("gen-*") if (g / "manifest.json").exists()),
+                        key=lambda g: g.stat().st_mtime, reverse=True)
+        names = [live] if live and (self.root / live / "manifest.json").exists() else []
+        return names + [g.name for g in others if g.name != live]
+
+    def _load_any(self):
+        """The newest generation whose texts are intact, with the reports that must be re-embedded."""
+        for name in self._generations():
+            try:
+                return self._load(name)
+            except IndexStoreError as e:
+                log.warning("%s", e)
+        return None
+
+    def _load(self, name: str):
+        gen = self.root / name
+        try:
+            manifest = json.loads((gen / "manifest.json").read_text(encoding="utf-8"))
+            files = manifest["files"]
+            records = manifest["reports"]
+        except (OSError, ValueError, KeyError, TypeError) as e:
+            raise IndexStoreError(f"The library generation {gen} is damaged ({type(e).__name__}).") from None
+        bad = {rel for rel, digest in files.items() if not _intact(gen / rel, digest)}
+        stale: dict[str, str] = {}
+        same_setup = all(manifest.get(k) == v for k, v in self._expected().items())
+        entries, first_chunk = [], 0
+        for rec in records:
+            rid = rec["id"]
+            if f"reports/{rid}.txt" in bad:
+                raise IndexStoreError(f"The text of report {rid} in {gen} is damaged.")
+            raw = (gen / "reports" / f"{rid}.txt").read_text(encoding="utf-8")
+            doc = parse(raw, source=rec.get("source", ""))
+            chunks = chunk_document(doc, self.params, rid, first_chunk)
+            first_chunk += len(chunks)
+            vectors = None
+            if not same_setup:
+                stale[rid] = "built with another model, chunking or format"
+            elif chunks_sha256(chunks) != rec.get("chunks_sha256"):
+                stale[rid] = "the parser or chunker has changed"
+            elif {f"reports/{rid}.chunks.npy", f"reports/{rid}.sentences.npy"} & bad:
+                stale[rid] = "its vectors are damaged"
+            else:
+                vectors = _load_vectors(gen, rid, len(chunks), len(doc.sentences))
+                if vectors is None:
+                    stale[rid] = "its vectors do not fit its text"
+            cv, sv = vectors or (None, None)
+            report = Report(**{k: rec[k] for k in Report.__dataclass_fields__ if k in rec})
+            entries.append(Entry(report, raw, doc, chunks, cv, sv))
+        self.entries, self.generation = entries, name
+        if not stale and bad - {f for f in files if f.startswith("reports/")}:
+            stale["*"] = "the combined index is damaged"
+        if not stale:
+            self.index = self._combined(gen, manifest)
+        return name, manifest, stale
+
+    def _combined(self, gen: Path, manifest: dict) -> Index:
+        try:
+            dense = tuned(faiss.read_index(str(gen / "dense.faiss")))
+            bm25 = bm25s.BM25.load(str(gen / "bm25"), show_progress=False)
+            glossary = Glossary.from_json(json.loads((gen / "glossary.json").read_text(encoding="utf-8")))
+        except Exception as e:   # any damage the checksums missed means: do not use it
+            raise IndexStoreError(f"The index in {gen} is damaged ({type(e).__name__}: {e}).") from None
+        chunks, parts, owners, sentences, s0 = [], [], [], [], 0
+        for e in self.entries:
+            parts.append(Part(e.report.id, range(len(chunks), len(chunks) + len(e.chunks)),
+                              range(s0, s0 + len(e.doc.sentences))))
+            owners.append(sentence_chunks(e.doc, e.chunks))
+            sentences.append(e.sentence_vectors)
+            chunks += e.chunks
+            s0 += len(e.doc.sentences)
+        if dense.ntotal != len(chunks) or bm25.scores["num_docs"] != len(chunks):
+            raise IndexStoreError(f"The index in {gen} is inconsistent: its parts disagree in size.")
+        return Index(chunks, dense, bm25, np.concatenate(sentences), np.concatenate(owners), glossary, parts)
+
+    # -- writing ---------------------------------------------------------------
+    @contextlib.contextmanager
+    def _locked(self):
+        """One writer at a time; the lock file is checked first, so an unwritable library fails at once."""
+        try:
+            self.root.mkdir(parents=True, exist_ok=True)
+            handle = open(self.root / "LOCK", "a+")
+        except OSError as e:
+            raise IndexStoreError(f"Cannot write the library in {self.root}: {e.strerror or e}.") from None
+        with handle:
+            fcntl.flock(handle, fcntl.LOCK_EX)
+            try:
+                yield
+            finally:
+                fcntl.flock(handle, fcntl.LOCK_UN)
+
+    def check_writable(self) -> None:
+        with self._locked():
+            pass
+
+    def add(self, paths: list[str | Path], progress: bool = True) -> list[Report]:
+        """Add report files; a file whose text is already in the library is recognised, not stored twice."""
+        self.check_writable()
+        read = []
+        for path in paths:
+            raw = read_text(path)
+            read.append((raw, parse(raw, source=str(path)), str(path)))
+        fresh = [r for r in read if _sha(r[0]) not in {e.report.sha256 for e in self.entries}]
+        vectors = {id(doc): self._embed(doc, chunk_document(doc, self.params), progress) for _, doc, _ in fresh}
+        with self._locked():
+            self._reload_if_changed()
+            entries = list(self.entries)
+            known = {e.report.sha256: e.report for e in entries}
+            added = []
+            for raw, doc, source in read:
+                if _sha(raw) in known:
+                    added.append(known[_sha(raw)])
+                    continue
+                rid = report_id(doc, source, {e.report.id for e in entries})
+                chunks = chunk_document(doc, self.params, rid)
+                cv, sv = vectors.get(id(doc)) or self._embed(doc, chunks, progress)
+                entry = Entry(_record(rid, raw, doc, chunks, source), raw, doc, chunks, cv, sv)
+                entries.append(entry)
+                known[entry.report.sha256] = entry.report
+                added.append(entry.report)
+            if len(entries) != len(self.entries):
+                self._write(entries, progress=progress)
+        return added
+
+    def remove(self, rid: str) -> Report:
+        self.check_writable()
+        with self._locked():
+            self._reload_if_changed()
+            gone = self.entry(rid)
+            self._write([e for e in self.entries if e is not gone], progress=False)
+        return gone.report
+
+    def rebuild(self, progress: bool = True) -> None:
+        """Embed every report again (after a model change, or on request)."""
+        with self._locked():
+            self._reload_if_changed()
+            self._write(self.entries, progress=progress, redo={e.report.id for e in self.entries})
+
+    def _reload_if_changed(self) -> None:
+        if self.changed() and self._generations():
+            loaded = self._load_any()
+            if loaded and loaded[2]:
+                self._write(self.entries, progress=False, redo=set(loaded[2]))
+
+    def _embed(self, doc: Document, chunks: list[Chunk], progress: bool) -> tuple[np.ndarray, np.ndarray]:
+        log.info("Embedding %d chunks and %d sentences with %s", len(chunks), len(doc.sentences),
+                 self.embedder.model_id)
+        vectors = self.embedder.passages(embed_texts(doc, chunks), progress=progress)
+        return vectors[:len(chunks)], vectors[len(chunks):]
+
+    def _write(self, entries: list[Entry], progress: bool, redo: set[str] = frozenset()) -> None:
+        """Write `entries` as a new generation and make it live (the caller holds the lock)."""
+        first = 0
+        renumbered = []
+        for e in entries:
+            chunks = chunk_document(e.doc, self.params, e.report.id, first)
+            first += len(chunks)
+            if e.chunk_vectors is None or e.report.id in redo:
+                cv, sv = self._embed(e.doc, chunks, progress)
+            else:
+                cv, sv = e.chunk_vectors, e.sentence_vectors
+            renumbered.append(Entry(e.report, e.raw, e.doc, chunks, cv, sv))
+        index = _assemble(renumbered) if renumbered else None
+        gen = self._new_generation(renumbered, index)
+        self.entries, self.index, self.generation = renumbered, index, gen.name
+        self._drop_old_generations()
+
+    def _new_generation(self, entries: list[Entry], index: Index | None) -> Path:
+        gen = None
+        try:
+            gen = Path(tempfile.mkdtemp(prefix="gen-", dir=self.root))
+            files = _write_generation(gen, entries, index)
+            manifest = dict(self._expected(), built_at=time.strftime("%Y-%m-%dT%H:%M:%S"),
+                            reports=[dict(e.report.to_dict(), chunks_sha256=chunks_sha256(e.chunks))
+                                     for e in entries], files=files)
+            # Written last: a generation without a manifest is never loaded.
+            _write_file(gen / "manifest.json", json.dumps(manifest, ensure_ascii=False, indent=1))
+            _point(self.root, gen.name)
+        except (OSError, RuntimeError) as e:    # faiss reports a full disk as RuntimeError
+            if gen is not None:
+                shutil.rmtree(gen, ignore_errors=True)
+            raise IndexStoreError(f"Cannot write the library in {self.root}: {e}") from None
+        return gen
+
+    def _drop_old_generations(self) -> None:
+        live = self.live()
+        gens = sorted(self.root.glob("gen-*"), key=lambda g: g.stat().st_mtime, reverse=True)
+        previous = [g.name for g in gens if (g / "manifest.json").exists() and g.name != live]
+        keep = {live, *previous[:KEEP_GENERATIONS - 1]}
+        for g in gens:
+            if g.name not in keep:
+                shutil.rmtree(g, ignore_errors=True)
+
+
+def _sha(raw: str) -> str:
+    return hashlib.sha256(raw.encode("utf-8")).hexdigest()
+
+
+def _intact(path: Path, digest: str) -> bool:
+    try:
+        return _sha256_file(path) == digest
+    except OSError:
+        return False
+
+
+def _load_vectors(gen: Path, rid: str, n_chunks: int, n_sentences: int):
+    """A report's vectors, read into memory (a file truncated under a running app must not SIGBUS it)."""
+    try:
+        cv = np.load(gen / "reports" / f"{rid}.chunks.npy")
+        sv = np.load(gen / "reports" / f"{rid}.sentences.npy")
+    except (OSError, ValueError):
+        return None
+    if cv.shape[0] != n_chunks or sv.shape[0] != n_sentences:
+        return None
+    return cv, sv
+
+
+def _assemble(entries: list[Entry]) -> Index:
+    chunks, parts, owners, s0 = [], [], [], 0
+    for e in entries:
+        parts.append(Part(e.report.id, range(len(chunks), len(chunks) + len(e.chunks)),
+                          range(s0, s0 + len(e.doc.sentences))))
+        owners.append(sentence_chunks(e.doc, e.chunks))
+        chunks += e.chunks
+        s0 += len(e.doc.sentences)
+    return Index.assemble(chunks, np.concatenate([e.chunk_vectors for e in entries]),
+                          np.concatenate([e.sentence_vectors for e in entries]), np.concatenate(owners), parts)
+
+
+def _point(root: Path, name: str) -> None:
+    """Make generation `name` live, in one atomic rename."""
+    _write_file(root / "CURRENT.tmp", name + "\n")
+    os.replace(root / "CURRENT.tmp", root / "CURRENT")
+
+
+def _write_file(path: Path, text: str) -> None:
+    with open(path, "w", encoding="utf-8") as f:
+        f.write(text)
+        f.flush()
+        os.fsync(f.fileno())
+
+
+def _write_generation(gen: Path, entries: list[Entry], index: Index | None) -> dict[str, str]:
+    """Every file of a generation; returns their checksums, relative to `gen`."""
+    (gen / "reports").mkdir()
+    for e in entries:
+        rid = e.report.id
+        (gen / "reports" / f"{rid}.txt").write_text(e.raw, encoding="utf-8")
+        np.save(gen / "reports" / f"{rid}.chunks.npy", np.ascontiguousarray(e.chunk_vectors, dtype=np.float32))
+        np.save(gen / "reports" / f"{rid}.sentences.npy",
+                np.ascontiguousarray(e.sentence_vectors, dtype=np.float32))
+    if index is not None:
+        faiss.write_index(index.dense, str(gen / "dense.faiss"))
+        index.bm25.save(str(gen / "bm25"), show_progress=False)
+        (gen / "glossary.json").write_text(json.dumps(index.glossary.to_json(), ensure_ascii=False),
+                                           encoding="utf-8")
+    return {str(p.relative_to(gen)): _sha256_file(p) for p in sorted(gen.rglob("*")) if p.is_file()}

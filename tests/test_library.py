@@ -1,0 +1,189 @@
+"""The library on disk: generations swapped atomically, checksums, repairs, two writers, add/remove."""
+import json
+import os
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from qa import ReportQA
+from qa.errors import IndexStoreError, ReportError
+
+REPORTS = Path(__file__).resolve().parents[2] / "shared" / "corpus" / "reports"
+TECH = "技术合同成交额增长了多少？"
+
+
+def _gen(root):
+    return (root / "CURRENT").read_text().strip()
+
+
+def _manifest(root):
+    return json.loads((root / _gen(root) / "manifest.json").read_text())
+
+
+@pytest.fixture()
+def built(small_report, tmp_path):
+    root = tmp_path / "library"
+    ReportQA.load(report=small_report, index_dir=root, progress=False)
+    return small_report, root
+
+
+@pytest.fixture(scope="module")
+def jilin_part(tmp_path_factory):
+    """The first part of a shared report (one paragraph per line): a second, small report."""
+    lines = (REPORTS / "jilin-2025.txt").read_text(encoding="utf-8").splitlines()
+    end = next(i for i, ln in enumerate(lines) if ln.startswith("二、2025年工作安排"))
+    path = tmp_path_factory.mktemp("jilin") / "jilin-2025.txt"
+    path.write_text("\n".join(lines[:end + 3]) + "\n", encoding="utf-8")
+    return path
+
+
+def test_library_is_persisted_with_checksums_and_reused(built):
+    report, root = built
+    gen = _gen(root)
+    manifest = _manifest(root)
+    for key in ("format_version", "model_id", "chunking", "reports", "files"):
+        assert key in manifest
+    assert manifest["reports"][0]["id"] == "henan-2024"
+    assert all(len(digest) == 64 for digest in manifest["files"].values())
+    again = ReportQA.load(report=report, index_dir=root, progress=False)
+    assert _gen(root) == gen, "a matching library is reused, not rebuilt"
+    assert "33.4%" in again.ask(TECH).text
+
+
+def test_a_changed_report_replaces_the_old_one(built, tmp_path):
+    report, root = built
+    gen = _gen(root)
+    changed = tmp_path / "changed.txt"
+    changed.write_text(report.read_text(encoding="utf-8").replace("33.4%", "35.0%"), encoding="utf-8")
+    qa = ReportQA.load(report=changed, index_dir=root, progress=False)
+    assert _gen(root) != gen and [r.id for r in qa.reports()] == ["henan-2024"]
+    assert "35.0%" in qa.ask(TECH).text
+
+
+def test_vectors_of_another_model_are_made_again(built):
+    report, root = built
+    gen = _gen(root)
+    path = root / gen / "manifest.json"
+    manifest = json.loads(path.read_text())
+    manifest["model_id"] = "someone/else"
+    path.write_text(json.dumps(manifest))
+    ReportQA.load(report=report, index_dir=root, progress=False)
+    assert _gen(root) != gen and _manifest(root)["model_id"] != "someone/else"
+
+
+@pytest.mark.parametrize("damage", ["truncate_faiss", "flip_vectors", "delete_bm25", "garbage_manifest",
+                                    "bad_pointer", "pointer_not_utf8", "edit_text"])
+def test_damage_is_noticed_and_repaired_never_used(built, damage, caplog):
+    report, root = built
+    gen = root / _gen(root)
+    if damage == "truncate_faiss":
+        (gen / "dense.faiss").write_bytes((gen / "dense.faiss").read_bytes()[:100])
+    elif damage == "flip_vectors":
+        path = gen / "reports" / "henan-2024.sentences.npy"
+        data = bytearray(path.read_bytes())
+        data[-200:-100] = bytes(b ^ 0x5A for b in data[-200:-100])
+        path.write_bytes(bytes(data))
+    elif damage == "delete_bm25":
+        next((gen / "bm25").glob("*.npy")).unlink()
+    elif damage == "garbage_manifest":
+        (gen / "manifest.json").write_text("{not json")
+    elif damage == "bad_pointer":
+        (root / "CURRENT").write_text("gen-missing")
+    elif damage == "pointer_not_utf8":
+        (root / "CURRENT").write_bytes(b"\xff\xfe\x00gen")
+    else:   # a figure edited in the stored text: its checksum no longer holds
+        path = gen / "reports" / "henan-2024.txt"
+        path.write_text(path.read_text(encoding="utf-8").replace("33.4%", "99.9%"), encoding="utf-8")
+    qa = ReportQA.load(report=report, index_dir=root, progress=False)
+    ans = qa.ask(TECH)
+    assert "33.4%" in ans.text and "99.9%" not in qa.text
+    c = ans.citations[0]
+    assert qa.text[c.start:c.end] == c.quote
+    assert all(_manifest(root)["files"].values())
+
+
+def test_a_crash_mid_write_leaves_the_library_usable_and_is_swept_later(built, jilin_part, monkeypatch):
+    report, root = built
+    gen = _gen(root)
+    qa = ReportQA.load(index_dir=root, progress=False)
+
+    def crash(*a, **k):
+        raise KeyboardInterrupt("power cut")
+    monkeypatch.setattr("faiss.write_index", crash)     # dies after the texts and vectors, before the rest
+    with pytest.raises(KeyboardInterrupt):
+        qa.add(jilin_part, progress=False)
+    monkeypatch.undo()
+    half = [g for g in root.glob("gen-*") if not (g / "manifest.json").exists()]
+    assert _gen(root) == gen and half, "the half-written generation is never made live"
+    again = ReportQA.load(index_dir=root, progress=False)
+    assert [r.id for r in again.reports()] == ["henan-2024"] and "33.4%" in again.ask(TECH).text
+    again.add(jilin_part, progress=False)
+    assert not any(g.exists() for g in half), "the next write sweeps it away"
+
+
+def test_add_ask_compare_remove(built, jilin_part):
+    report, root = built
+    qa = ReportQA.load(index_dir=root, progress=False)
+    rep = qa.add(jilin_part, progress=False)
+    assert (rep.id, rep.region, rep.year, rep.speaker, rep.date) == ("jilin-2025", "吉林", 2025, "胡玉亭", "2025-01-14")
+    again = qa.add(jilin_part, progress=False)
+    assert again == rep and len(qa.reports()) == 2, "the same file is recognised, not stored twice"
+    ans = qa.ask("吉林2024年粮食总产量是多少？")
+    assert ans.found and ans.report == "jilin-2025" and "亿斤" in ans.text
+    c = ans.citations[0]
+    assert qa.text_of("jilin-2025")[c.start:c.end] == c.quote and c.report == "jilin-2025"
+    assert ans.passages[0].report == "jilin-2025"
+    answers = qa.compare(TECH)     # both report it: Henan its growth, Jilin its amount
+    assert [a.report for a in answers] == ["henan-2024", "jilin-2025"] and "33.4%" in answers[0].text
+    for a in answers:
+        assert a.text in qa.text_of(a.report)
+    labs = "规上工业企业研发活动覆盖率是多少？"
+    assert "70.9%" in qa.ask(labs, report="henan-2024").text and not qa.ask(labs, report="jilin-2025").found
+    with pytest.raises(ReportError, match="No report 'nope'"):
+        qa.ask(TECH, report="nope")
+    qa.remove("jilin-2025")
+    assert [r.id for r in qa.reports()] == ["henan-2024"]
+    assert [r.id for r in ReportQA.load(index_dir=root, progress=False).reports()] == ["henan-2024"]
+    with pytest.raises(ReportError, match="No report"):
+        qa.remove("jilin-2025")
+
+
+WRITER = textwrap.dedent("""
+    import sys
+    from qa import ReportQA
+    qa = ReportQA.load(library=sys.argv[1], progress=False)
+    print(qa.add(sys.argv[2], progress=False).id)
+""")
+
+
+def test_two_writers_at_once_both_land(tmp_path, small_report, jilin_part):
+    root = tmp_path / "shared-library"
+    procs = [subprocess.Popen([sys.executable, "-c", WRITER, str(root), str(p)], stdout=subprocess.PIPE,
+                              stderr=subprocess.PIPE, text=True) for p in (small_report, jilin_part)]
+    outs = [p.communicate(timeout=300) for p in procs]
+    assert all(p.returncode == 0 for p in procs), [o[1][-500:] for o in outs]
+    qa = ReportQA.load(library=root, progress=False)
+    assert sorted(r.id for r in qa.reports()) == ["henan-2024", "jilin-2025"]
+    assert len(qa.index.chunks) == sum(r.chunks for r in qa.reports())
+
+
+def test_an_unwritable_library_fails_before_any_embedding(small_report, tmp_path):
+    blocker = tmp_path / "a-file"
+    blocker.write_text("not a directory")
+    with pytest.raises(IndexStoreError, match="Cannot write the library"):
+        ReportQA.load(report=small_report, index_dir=blocker / "library", progress=False)
+
+
+def test_sentence_vectors_are_read_into_memory_not_mapped(built):
+    report, root = built
+    qa = ReportQA.load(report=report, index_dir=root, progress=False)
+    vectors = qa.index.sentence_vectors
+    assert isinstance(vectors, np.ndarray) and not isinstance(vectors, np.memmap)
+    # Truncating the file under a running process must not kill it (it was mmapped: SIGBUS).
+    path = root / _gen(root) / "reports" / "henan-2024.sentences.npy"
+    os.truncate(path, 128)
+    assert "33.4%" in qa.ask(TECH).text
