@@ -1,14 +1,18 @@
-#!/usr/bin/env python3
-"""Score the engine on the gold questions through the same ReportQA API users call.
+"""Score the engine on the gold questions, held out, through the same ReportQA API users call.
 
-    python eval/run.py                      # hybrid, writes eval/report.md, eval/results.json, eval/metrics.png
-    python eval/run.py --mode all           # bm25, dense and hybrid side by side
-    python eval/run.py --model PATH_OR_NAME # another sentence-transformers model
+    python -m eval.run                       # hybrid, held out per report; writes eval/out/
+    python -m eval.run --publish             # also rewrite the tracked eval/report.md, results.json, metrics.png
+    python -m eval.run --mode all            # bm25, dense and hybrid side by side
+    python -m eval.run --separate            # also each report in a library of its own (library vs one index each)
 
-A chunk "hits" when it contains a gold string; an answer is right when the
-short answer contains one; a citation is right when its quote contains one
-(all compared with whitespace removed).  On unanswerable questions the right
-outcome is found=False.
+The gold set spans 11 reports: the bundled one (eval/gold.jsonl) and ten shared ones
+(eval/gold/*.jsonl, written from the report texts before the engine answered them).
+Every report is asked in one library, with the question scoped to its report, and
+answered with answer-step weights fitted on the *other* reports
+(eval/calibration_loro.json, made by `python -m eval.calibrate`): the figures are
+held out.  A chunk "hits" when it contains a gold string; an answer is right when
+the short answer contains one; a citation is right when its quote contains one
+(whitespace removed).  On unanswerable questions the right outcome is found=False.
 """
 from __future__ import annotations
 
@@ -16,18 +20,23 @@ import argparse
 import json
 import re
 import statistics
-import sys
 import time
 from pathlib import Path
 
+from qa import ReportQA
+from qa.ask.retriever import MODES
+from qa.engine import BUNDLED_ID, BUNDLED_REPORT
+
 HERE = Path(__file__).resolve().parent
-sys.path.insert(0, str(HERE.parent))
-
-from qa import ReportQA  # noqa: E402
-from qa.ask.retriever import MODES  # noqa: E402
-
-GOLD = HERE / "gold.jsonl"
-CATEGORIES = ["result_2023", "target_2024", "plan_2024", "descriptive", "entity", "english", "unanswerable"]
+GOLD = HERE / "gold.jsonl"                 # the bundled report's questions
+GOLD_DIR = HERE / "gold"                   # one file per shared report
+LORO = HERE / "calibration_loro.json"
+SHARED_REPORTS = HERE.parent.parent / "shared" / "corpus" / "reports"
+OUT = HERE / "out"                         # untracked; --publish writes the tracked report
+LIBRARY = HERE.parent / "index" / "eval-library"
+# The bundled set's older category names, in the shared sets' terms.
+CATEGORY = {"result_2023": "result", "target_2024": "target", "plan_2024": "plan", "english": "descriptive"}
+CATEGORIES = ["result", "target", "plan", "descriptive", "entity", "cover", "structure", "unanswerable"]
 WARMUP = 5
 
 
@@ -41,19 +50,50 @@ def contains_gold(text: str, answers: list[str]) -> bool:
 
 
 def load_gold(path: Path = GOLD) -> list[dict]:
-    return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
+    """One gold file; the bundled report's by default."""
+    rows = [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
+    for r in rows:
+        r.setdefault("report", BUNDLED_ID)
+        r["category"] = "unanswerable" if not r["answers"] else CATEGORY.get(r["category"], r["category"])
+    return rows
+
+
+def load_all_gold() -> list[dict]:
+    rows = load_gold(GOLD)
+    for path in sorted(GOLD_DIR.glob("*.jsonl")):
+        rows += load_gold(path)
+    return rows
+
+
+def report_file(report: str) -> Path:
+    return BUNDLED_REPORT if report == BUNDLED_ID else SHARED_REPORTS / f"{report}.txt"
+
+
+def open_library(reports: list[str], root: Path = LIBRARY, model: str | None = None) -> ReportQA:
+    """A library holding every gold report (built once, then reused)."""
+    qa = ReportQA.load(library=root, model=model)
+    have = {r.id for r in qa.reports()}
+    for rid in reports:
+        if rid not in have:
+            added = qa.add(report_file(rid))
+            assert added.id == rid, f"{report_file(rid)} was added as {added.id}, not {rid}"
+    return qa
+
+
+def load_loro(path: Path = LORO) -> dict:
+    return json.loads(path.read_text(encoding="utf-8")) if path.exists() else {}
 
 
 def score_one(qa: ReportQA, item: dict, mode: str, k: int = 5) -> dict:
     t0 = time.perf_counter()
-    ans = qa.ask(item["question"], k=k, mode=mode)
+    ans = qa.ask(item["question"], k=k, mode=mode, report=item["report"])
     latency = time.perf_counter() - t0
     gold = item["answers"]
     hit_rank = next((r for r, p in enumerate(ans.passages) if gold and contains_gold(p.text, gold)), None)
     return {
-        "id": item["id"], "question": item["question"], "category": item["category"], "lang": item["lang"],
-        "answerable": bool(gold), "gold": gold, "found": ans.found, "answer": ans.text,
-        "confidence": round(ans.confidence, 4), "hit_rank": hit_rank,
+        "id": item["id"], "report": item["report"], "question": item["question"], "category": item["category"],
+        "lang": item["lang"], "answerable": bool(gold), "gold": gold, "found": ans.found, "answer": ans.text,
+        "confidence": round(ans.confidence, 4), "hit_rank": hit_rank, "message": ans.message,
         "answer_ok": (ans.found and contains_gold(ans.text, gold)) if gold else not ans.found,
         "citation_ok": bool(gold) and ans.found and contains_gold(ans.citations[0].quote, gold),
         "quote": ans.citations[0].quote if ans.citations else "",
@@ -77,10 +117,10 @@ def summarise(rows: list[dict]) -> dict:
         out.update({
             "hit@1": mean(r["hit_rank"] == 0 for r in ans),
             "hit@3": mean(r["hit_rank"] is not None and r["hit_rank"] < 3 for r in ans),
-            "hit@5": mean(r["hit_rank"] is not None and r["hit_rank"] < 5 for r in ans),
             "mrr": mean(1 / (r["hit_rank"] + 1) if r["hit_rank"] is not None else 0 for r in ans),
             "answer_acc": mean(r["answer_ok"] for r in ans),
             "citation_acc": mean(r["citation_ok"] for r in ans),
+            "false_abstain": mean(not r["found"] for r in ans),
             "answer_chars": mean(len(r["answer"]) for r in ans if r["found"]),
         })
     if una:
@@ -94,28 +134,48 @@ def summarise(rows: list[dict]) -> dict:
     return out
 
 
-def evaluate(qa: ReportQA, gold: list[dict], mode: str = "hybrid") -> dict:
+def evaluate(qa: ReportQA, gold: list[dict], mode: str = "hybrid", loro: dict | None = None) -> dict:
+    """Every question of `gold`, each report answered with the weights fitted without it (`loro`)."""
     qa.embedder.clear_cache()   # latency is measured on questions not seen before
     for item in gold[:WARMUP]:
-        qa.ask(item["question"], mode=mode)
-    rows = [score_one(qa, item, mode) for item in gold]
+        qa.ask(item["question"], mode=mode, report=item["report"])
+    rows = []
+    for report in dict.fromkeys(g["report"] for g in gold):
+        qa.use_calibration((loro or {}).get(report))
+        rows += [score_one(qa, item, mode) for item in gold if item["report"] == report]
+    qa.use_calibration(None)
+    return {"mode": mode, "held_out": bool(loro), "summary": summaries(rows), "rows": rows}
+
+
+def summaries(rows: list[dict]) -> dict:
     groups = {"overall": rows, "zh": [r for r in rows if r["lang"] == "zh"],
-              "en": [r for r in rows if r["lang"] == "en"]}
-    groups.update({c: [r for r in rows if r["category"] == c] for c in CATEGORIES})
-    return {"mode": mode, "summary": {g: summarise(rs) for g, rs in groups.items() if rs}, "rows": rows}
+              "en": [r for r in rows if r["lang"] == "en"],
+              "unanswerable": [r for r in rows if not r["answerable"]]}
+    for report in dict.fromkeys(r["report"] for r in rows):
+        for lang in ("zh", "en"):
+            groups[f"{report}.{lang}"] = [r for r in rows if r["report"] == report and r["lang"] == lang]
+    others = [r for r in rows if r["report"] != BUNDLED_ID]
+    groups.update({"bundled.zh": [r for r in rows if r["report"] == BUNDLED_ID and r["lang"] == "zh"],
+                   "bundled.en": [r for r in rows if r["report"] == BUNDLED_ID and r["lang"] == "en"],
+                   "others.zh": [r for r in others if r["lang"] == "zh"],
+                   "others.en": [r for r in others if r["lang"] == "en"]})
+    groups.update({f"category.{c}": [r for r in rows if r["category"] == c] for c in CATEGORIES})
+    return {g: summarise(rs) for g, rs in groups.items() if rs}
 
 
 COLUMNS = [("n", "n", "{:d}"), ("hit@1", "hit@1", "{:.3f}"), ("hit@3", "hit@3", "{:.3f}"),
-           ("hit@5", "hit@5", "{:.3f}"), ("mrr", "MRR", "{:.3f}"), ("answer_acc", "answer", "{:.3f}"),
-           ("citation_acc", "citation", "{:.3f}"), ("abstain_precision", "abst. P", "{:.3f}"),
-           ("abstain_recall", "abst. R", "{:.3f}"), ("overall_acc", "all right", "{:.3f}"),
-           ("answer_chars", "ans. chars", "{:.1f}"), ("p50_ms", "p50 ms", "{:.1f}"), ("p95_ms", "p95 ms", "{:.1f}")]
+           ("answer_acc", "answer", "{:.3f}"), ("citation_acc", "citation", "{:.3f}"),
+           ("false_abstain", "declined (answerable)", "{:.3f}"), ("abstain_recall", "declined (near miss)", "{:.3f}"),
+           ("abstain_precision", "abst. P", "{:.3f}"), ("overall_acc", "all right", "{:.3f}"),
+           ("answer_chars", "ans. chars", "{:.1f}"), ("p50_ms", "p50 ms", "{:.1f}")]
 
 
-def table(result: dict) -> str:
+def table(result: dict, groups: list[str] | None = None) -> str:
     head = "| group | " + " | ".join(c[1] for c in COLUMNS) + " |"
     lines = [head, "|" + "---|" * (len(COLUMNS) + 1)]
     for group, s in result["summary"].items():
+        if groups is not None and group not in groups:
+            continue
         cells = [fmt.format(s[key]) if key in s else "" for key, _, fmt in COLUMNS]
         lines.append(f"| {group} | " + " | ".join(cells) + " |")
     return "\n".join(lines)
@@ -129,7 +189,7 @@ def misses(result: dict) -> str:
         gold = " / ".join(r["gold"]) or "(not in the report)"
         out.append(f"- **{r['id']}** [{r['category']}] {r['question']}\n"
                    f"  - gold: {gold}; found={r['found']} conf={r['confidence']:.2f} hit rank={r['hit_rank']}\n"
-                   f"  - answer: {r['answer'] or '—'}\n"
+                   f"  - answer: {r['answer'] or '—'} {r['message'][-80:] if not r['found'] else ''}\n"
                    f"  - top passage: {r['top_passage'][:120]}")
     return "\n".join(out) or "none"
 
@@ -138,57 +198,75 @@ def plot(results: list[dict], path: Path) -> None:
     import matplotlib
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
-    groups = CATEGORIES
-    fig, axes = plt.subplots(1, 2, figsize=(13, 4.5))
-    for ax, metric, title in ((axes[0], "hit@1", "top-1 chunk hit"), (axes[1], "answer_acc", "answer accuracy")):
-        width = 0.8 / len(results)
-        for j, res in enumerate(results):
-            vals = [res["summary"].get(g, {}).get(metric if g != "unanswerable" else "abstain_recall", 0)
-                    for g in groups]
-            ax.bar([i + j * width for i in range(len(groups))], vals, width, label=res["mode"])
-        ax.set_xticks([i + 0.4 - width / 2 for i in range(len(groups))], groups, rotation=30, ha="right")
-        ax.set_ylim(0, 1.05)
-        ax.set_title(title + " (unanswerable: abstention recall)")
-        ax.legend()
+    res = results[-1]
+    reports = [g[:-3] for g in res["summary"] if g.endswith(".zh") and g.count(".") == 1
+               and g.split(".")[0] not in ("bundled", "others", "overall")]
+    fig, ax = plt.subplots(figsize=(13, 4.5))
+    width = 0.27
+    for j, (metric, label) in enumerate((("zh", "Chinese answers"), ("en", "English answers"))):
+        vals = [res["summary"].get(f"{r}.{metric}", {}).get("answer_acc", 0) for r in reports]
+        ax.bar([i + j * width for i in range(len(reports))], vals, width, label=label)
+    una = [mean(not x["found"] for x in res["rows"] if x["report"] == r and not x["answerable"]) for r in reports]
+    ax.bar([i + 2 * width for i in range(len(reports))], una, width, label="near misses declined")
+    ax.set_xticks([i + width for i in range(len(reports))], reports, rotation=30, ha="right")
+    ax.set_ylim(0, 1.05)
+    ax.set_title(f"held-out answers per report ({res['mode']})")
+    ax.legend()
     fig.tight_layout()
     fig.savefig(path, dpi=110)
 
 
-def write_report(results: list[dict], model_id: str, out: Path, seconds: float) -> None:
-    parts = [f"# Evaluation\n\nGold set: `eval/gold.jsonl` ({results[0]['summary']['overall']['n']} questions). "
-             f"Model: `{model_id}`. Run took {seconds:.0f} s. Produced by `python eval/run.py`.\n"]
+def write_report(results: list[dict], model_id: str, out: Path, seconds: float, extra: str = "") -> None:
+    n = results[0]["summary"]["overall"]["n"]
+    reports = sorted({r["report"] for r in results[0]["rows"]})
+    parts = [f"# Evaluation\n\nGold set: {n} questions over {len(reports)} reports ({', '.join(reports)}): "
+             f"`eval/gold.jsonl` and `eval/gold/*.jsonl`. Model: `{model_id}`. Run took {seconds:.0f} s. "
+             "Produced by `python -m eval.run --publish`.\n\n"
+             "Every figure is **held out**: each report's questions are answered with answer-step weights "
+             "fitted on the other reports' questions only (leave one report out, `eval/calibration_loro.json`). "
+             "All reports sit in one library; each question is asked of its own report.\n"]
     for res in results:
-        parts.append(f"## Mode: {res['mode']}\n\n{table(res)}\n")
-    parts.append("![metrics per category and mode](metrics.png)\n")
-    for res in results:
-        parts.append(f"## Misses ({res['mode']})\n\n{misses(res)}\n")
+        groups = ["overall", "zh", "en", "bundled.zh", "bundled.en", "others.zh", "others.en", "unanswerable"]
+        parts.append(f"## Mode: {res['mode']}\n\n{table(res, groups)}\n")
+    res = results[-1]
+    per_report = [g for g in res["summary"] if g.count(".") == 1 and g.split(".")[0] in reports]
+    parts.append(f"## Per report and language ({res['mode']})\n\n{table(res, per_report)}\n")
+    cats = [g for g in res["summary"] if g.startswith("category.")]
+    parts.append(f"## Per kind of question ({res['mode']})\n\n{table(res, cats)}\n")
+    parts.append(extra)
+    parts.append("![held-out answers per report](metrics.png)\n")
+    parts.append(f"## Misses ({res['mode']})\n\n{misses(res)}\n")
     (out / "report.md").write_text("\n".join(parts), encoding="utf-8")
 
 
 def main(argv=None) -> int:
-    ap = argparse.ArgumentParser(description="Evaluate report-qa on the gold questions.")
+    ap = argparse.ArgumentParser(description="Evaluate report-qa on the gold questions, held out per report.")
     ap.add_argument("--mode", default="hybrid", choices=list(MODES) + ["all"])
     ap.add_argument("--model", default=None, help="a sentence-transformers name or path (default: e5-small)")
-    ap.add_argument("--index-dir", default=None, help="index directory for this model")
-    ap.add_argument("--gold", default=str(GOLD))
-    ap.add_argument("--out", default=str(HERE), help="where report.md, results.json and metrics.png go")
+    ap.add_argument("--library", default=str(LIBRARY), help="where the evaluation library is kept")
+    ap.add_argument("--publish", action="store_true", help="rewrite the tracked eval/report.md and friends")
+    ap.add_argument("--out", default=str(OUT), help="where report.md, results.json and metrics.png go")
     a = ap.parse_args(argv)
     t0 = time.perf_counter()
-    qa = ReportQA.load(model=a.model, index_dir=a.index_dir)
-    gold = load_gold(Path(a.gold))
+    gold = load_all_gold()
+    qa = open_library(list(dict.fromkeys(g["report"] for g in gold)), Path(a.library), a.model)
+    loro = load_loro()
     modes = list(MODES[::-1]) if a.mode == "all" else [a.mode]
-    results = [evaluate(qa, gold, m) for m in modes]
+    results = [evaluate(qa, gold, m, loro) for m in modes]
     for res in results:
-        print(f"\nmode: {res['mode']}\n{table(res)}")
-    out = Path(a.out)
+        print(f"\nmode: {res['mode']}\n{table(res, ['overall', 'zh', 'en', 'bundled.zh', 'bundled.en', 'others.zh', 'others.en', 'unanswerable'])}")
+    from .figures_eval import evaluate as figures_evaluate, markdown as figures_markdown
+    figures = figures_markdown(figures_evaluate())
+    out = HERE if a.publish else Path(a.out)
     out.mkdir(parents=True, exist_ok=True)
     (out / "results.json").write_text(json.dumps(
         {"model": qa.embedder.model_id, "results": results}, ensure_ascii=False, indent=1), encoding="utf-8")
     plot(results, out / "metrics.png")
-    write_report(results, qa.embedder.model_id, out, time.perf_counter() - t0)
+    write_report(results, qa.embedder.model_id, out, time.perf_counter() - t0,
+                 f"## Key figures: extraction against the hand-labelled table\n\n{figures}\n")
     print(f"\nwrote {out / 'report.md'}, {out / 'results.json'}, {out / 'metrics.png'}")
     return 0
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    raise SystemExit(main())
