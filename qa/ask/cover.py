@@ -8,6 +8,7 @@ import re
 
 from ..ingest.document import Document
 from ..schema import Answer, Citation
+from ..language.years import implied_years
 from .question import Question
 
 # The question is about the report itself, not about a person or date inside it.
@@ -26,6 +27,8 @@ def answer_from_cover(q: Question, docs: dict[str, Document], scope: set[str] | 
     rid, doc = ids[0], docs[ids[0]]
     if q.part is not None and not q.wants_figure:
         return _part_answer(q, rid, doc)
+    if q.section and not q.wants_amount:
+        return _section_answer(q, rid, doc)
     if not (q.wants_cover and ABOUT_REPORT.search(q.text)):
         return None
     for flag, field, what in FIELDS:
@@ -43,6 +46,20 @@ def _part_answer(q: Question, rid: str, doc: Document) -> Answer | None:
         return Answer(q.text, False, "", message=f"报告只有 {len(parts)} 个部分。The report has {len(parts)} parts.")
     p = doc.paragraphs[parts[q.part - 1]]
     return _cited(q, rid, doc, (p.start, p.end))
+
+
+def _section_answer(q: Question, rid: str, doc: Document) -> Answer | None:
+    """The heading of section （N）: of the part the question's year or tense points to, else of the
+    last part that has one (the plan comes after the review)."""
+    marker = re.compile(rf"^[（(]{q.section}[）)]")
+    heads = [p for p in doc.paragraphs if p.section and marker.match(p.section)
+             and doc.text[p.start:p.end].startswith(p.section[:4])]
+    if not heads:
+        return None
+    years = q.preferred_years(doc.year)
+    fitting = [p for p in heads if years & implied_years(p.part, p.section, doc.year)] if years else []
+    p = (fitting or heads)[-1]
+    return _cited(q, rid, doc, (p.start, p.start + len(p.section)))
 
 
 def _cited(q: Question, rid: str, doc: Document, span: tuple[int, int]) -> Answer:

@@ -18,15 +18,17 @@ from pathlib import Path
 import numpy as np
 
 from ..ingest.document import Document
+from ..language.vocabulary import Vocabulary
 from ..model.embedder import Embedder
 from ..schema import Answer, Citation, Passage
-from ..store.index import Index
+from ..store.base import Store
 from .features import ACCEPT, CLAUSE, DIGIT, RANK, ReportView, accept_features, rank_features
 from .question import Question
-from .verify import verify
+from .verify import stated, verify
 
 CANDIDATE_PASSAGES = 4
 CLAUSE_FIGURE_BONUS = 0.25
+CONCEPT_BONUS = 0.5
 ENGLISH_CLAUSE_COVERAGE = 0.1   # translated words sharpen the dense match, which spans ~0.1
 NOT_FOUND = "报告中没有找到答案。The report does not say; the closest passages are below."
 CALIBRATION = Path(__file__).with_name("calibration.json")
@@ -64,7 +66,7 @@ class Calibrator:
 
 
 class Extractor:
-    def __init__(self, docs: dict[str, Document], index: Index, embedder: Embedder,
+    def __init__(self, docs: dict[str, Document], index: Store, embedder: Embedder,
                  calibrator: Calibrator | None = None):
         self.docs, self.index, self.embedder = docs, index, embedder
         self.calibrator = calibrator or Calibrator()
@@ -86,7 +88,7 @@ class Extractor:
                 if (p.report, i) in seen or (q.wants_explanation and i in view.headings):
                     continue
                 seen.add((p.report, i))
-                dense = float(self.index.sentence_vectors[view.part.sentences.start + i] @ qvec)
+                dense = float(self.index.sentence_vector(p.report, i) @ qvec)
                 out.append(Candidate(p.report, i, rank, rank_features(view, q, i, rank, dense)))
         top = max((c.feats["dense"] for c in out), default=0.0)
         for c in out:
@@ -111,8 +113,11 @@ class Extractor:
                      clauses: list[tuple[int, int]]) -> tuple[int, int]:
         pieces = [text[a:b] for a, b in clauses]
         if q.lang == "zh":
-            # What is asked ("比重是多少") counts twice.
-            match = [view.coverage(list(q.own_words) + q.focus, p) for p in pieces]
+            # What is asked ("比重是多少") counts twice; a clause that states a term the question
+            # names in other words (固投: 固定资产投资) counts as matching it.
+            topical = Vocabulary.topical(q.concepts)
+            match = [view.coverage(list(q.own_words) + q.focus, p)
+                     + CONCEPT_BONUS * sum(stated(c, p) for c in topical) for p in pieces]
         else:
             vecs = self._clause_vectors.get(text)
             if vecs is None:     # embedded once per sentence; a report has a few hundred

@@ -23,7 +23,8 @@ RANK = ["dense", "dense_gap", "coverage", "sentence_coverage", "clause_coverage"
         "figure_match", "year_mismatch", "type_match", "heading"]
 ACCEPT = ["score", "dense", "coverage", "known_words", "year_mismatch", "margin",
           "figure_missing", "unit_missing", "unknown_name"]
-FIGURE = re.compile(r"\d|[０-９]|[一二三四五六七八九十两][十百千万亿]")
+# A figure: digits, a Chinese numeral with a multiplier (三千), or a Chinese count (八个方面, 九项).
+FIGURE = re.compile(r"\d|[０-９]|[一二三四五六七八九十两][十百千万亿]|[一二三四五六七八九十两]+(?:个|项|件|条|大|方面)")
 ORDINAL = re.compile(r"第[一二三四五六七八九十\d]+")
 DATE = re.compile(r"(?:19|20)\d\d\s*年|\d{1,2}\s*[月日]")
 DIGIT = re.compile(r"\d|[０-９]")
@@ -59,6 +60,13 @@ class ReportView:
         n = len(self.contexts)
         self.idf = {w: math.log((n + 1) / (c + 0.5)) for w, c in df.items()}
         self.unseen_idf = math.log((n + 1) / 0.5)
+        self._shares: dict[str, float] = {}
+
+    def share_of(self, word: str) -> float:
+        """Share of the report's sentences (with their headings) that contain `word`."""
+        if word not in self._shares:
+            self._shares[word] = sum(word in c for c in self.contexts) / max(len(self.contexts), 1)
+        return self._shares[word]
 
     @property
     def year(self) -> int | None:

@@ -33,7 +33,10 @@ WHEN_QUESTION = re.compile(r"什么时候|何时|哪天|几月|日期|\bwhen\b|w
 MEETING_QUESTION = re.compile(r"什么会议|哪次会议|哪个会议|在哪.{0,4}(?:会议|作|做|发表)|"
                               r"(?:which|what) (?:meeting|session|congress)|\bwhere\b.*\b(?:deliver|present|given)", re.I)
 # "第二部分讲什么", "what is part two about": answered by the part's heading.
-PART_QUESTION = re.compile(r"第([一二三四五六七八九十\d])部分|\bpart (one|two|three|four|five|\d)\b", re.I)
+PART_QUESTION = re.compile(r"第([一二三四五六七八九十\d])部分|\bpart (one|two|three|four|five|\d)\b|"
+                           r"\b(first|second|third|fourth|fifth) part\b", re.I)
+# "第（五）项", "section (七)", "（九）方面": a numbered section of the report.
+SECTION_QUESTION = re.compile(r"[（(]([一二三四五六七八九十]+)[）)]")
 UNIT = re.compile(r"多少(亿元|万元|万人|万吨|亿斤|万亩|公里|[\u4e00-\u9fff])")
 # The kind of quantity asked for.  A rate ("覆盖率是多少", "what share") is answered by a percentage;
 # money ("总额是多少", "in yuan") by an amount in 元; a count ("how many", "多少家") by a number
@@ -46,7 +49,7 @@ COUNT_QUESTION = re.compile(r"how many|多少(?:个|家|人|项|所|座|辆|条|
                             r"(?<!哪)几(?:个|家|项|所|座|条|名)", re.I)
 GROWTH_QUESTION = re.compile(r"增长|增速|增幅|涨幅|下降|降低|提高|提升|增加|减少|grow|growth|rise|increase|"
                              r"decrease|drop|fall|cut|reduce|by how much|\bup\b|\bdown\b", re.I)
-GENERIC_UNITS = set("是呢啊吗年")
+GENERIC_UNITS = set("是呢啊吗年钱的")
 RELATIVE_YEARS = {"今年": 0, "this year": 0, "本年": 0, "去年": -1, "上年": -1, "过去一年": -1, "last year": -1,
                   "previous year": -1, "past year": -1, "明年": 1, "next year": 1}
 CAPITALISED = re.compile(r"\b[A-Z][a-z]+(?:[ -][A-Z][a-z]+)*")
@@ -55,7 +58,8 @@ CAPITALISED = re.compile(r"\b[A-Z][a-z]+(?:[ -][A-Z][a-z]+)*")
 PLANNED = re.compile(r"要|将|计划|拟|目标|预期|力争|打算|\b(?:will|plan|plans|planned|aim|aims|target|targets|"
                      r"goal|expected|intend|set to|going to)\b", re.I)
 DONE = re.compile(r"了|已经|已|\b(?:did|was|were|had|has been|have been|achieved|reached)\b", re.I)
-NUMBER_WORDS = {"one": 1, "two": 2, "three": 3, "four": 4, "five": 5}
+NUMBER_WORDS = {"one": 1, "two": 2, "three": 3, "four": 4, "five": 5,
+                "first": 1, "second": 2, "third": 3, "fourth": 4, "fifth": 5}
 
 
 @dataclass(frozen=True)
@@ -73,6 +77,7 @@ class Question:
     tense_years: frozenset[int]      # the same from the tense alone, when it names no year: a preference
     unit: str                        # the unit after "多少" (亿元, 辆, 人), if any
     part: int | None                 # "第二部分": which part it asks about
+    section: str                     # "（五）": which numbered section it asks about, "" if none
     wants_figure: bool               # "多少", "目标", "growth": the clause with the figure answers
     wants_amount: bool               # "多少", "how many": an answer without a figure is no answer
     wants_explanation: bool          # "为什么", "哪些", "how does": the whole sentence answers
@@ -103,7 +108,7 @@ class Question:
                    explicit_years=years_in(text), relative_years=_relative_years(text),
                    tense_years=_tense_years(text),
                    unit=unit.group(1) if unit and unit.group(1)[0] not in GENERIC_UNITS else "",
-                   part=_part(text),
+                   part=_part(text), section=_section(text),
                    wants_figure=bool(FIGURE_QUESTION.search(text)),
                    wants_amount=bool(AMOUNT_QUESTION.search(text)),
                    wants_explanation=bool(EXPLAIN_QUESTION.search(text)),
@@ -177,11 +182,16 @@ def _relative_years(text: str) -> frozenset[int]:
     return frozenset(d for phrase, d in RELATIVE_YEARS.items() if phrase in low)
 
 
+def _section(text: str) -> str:
+    m = SECTION_QUESTION.search(text)
+    return m.group(1) if m else ""
+
+
 def _part(text: str) -> int | None:
     m = PART_QUESTION.search(text)
     if not m:
         return None
-    token = (m.group(1) or m.group(2)).lower()
+    token = (m.group(1) or m.group(2) or m.group(3)).lower()
     if token.isdigit():
         return int(token)
     return NUMBER_WORDS.get(token) or "一二三四五六七八九十".index(token) + 1

@@ -16,7 +16,7 @@ import numpy as np
 
 from ..model.embedder import Embedder
 from ..schema import Passage
-from ..store.index import Index
+from ..store.base import Store
 from ..ingest.document import SEPARATOR
 from ..language.years import implied_years
 from .question import Question
@@ -62,12 +62,12 @@ class Retriever:
     """Scores every chunk of a report-sized index; beyond FULL_SCORING_MAX chunks (hundreds of
     reports) only the top candidates of each side, against statistics from a fixed sample."""
 
-    def __init__(self, index: Index, embedder: Embedder, full_scoring_max: int = FULL_SCORING_MAX,
+    def __init__(self, index: Store, embedder: Embedder, full_scoring_max: int = FULL_SCORING_MAX,
                  candidates: int = CANDIDATES, report_years: dict[str, int | None] | None = None):
         # One query at a time: FAISS's threads only fight numpy's for the two cores (11 ms -> 1 ms).
         faiss.omp_set_num_threads(1)
         self.index, self.embedder = index, embedder
-        self.vocab = set(index.bm25.vocab_dict)
+        self.vocab = index.vocab
         n = len(index.chunks)
         self.full, self.k_candidates = n <= full_scoring_max, min(candidates, n - 1)
         self.full_scoring_max = full_scoring_max
@@ -93,19 +93,13 @@ class Retriever:
         if self.full:
             return np.arange(len(self.index.chunks)), True
         k = self.k_candidates
-        _, ids = self.index.dense.search(qvec[None, :].astype(np.float32), k)
+        ids = self.index.dense_search(qvec, k)
         lex = np.argpartition(-lexical, k)[:k] if lexical.max() > 0 else []
-        ids = np.union1d(ids[0][ids[0] >= 0], lex).astype(np.int64)
+        ids = np.union1d(ids, lex).astype(np.int64)
         return (ids if mask is None else ids[mask[ids]]), False
 
     def cosines(self, qvec: np.ndarray, ids: np.ndarray | None = None) -> np.ndarray:
-        if ids is None or len(ids) == self.index.dense.ntotal:
-            n = self.index.dense.ntotal
-            sims, order = self.index.dense.search(qvec[None, :].astype(np.float32), n)
-            out = np.zeros(n, dtype=np.float64)
-            out[order[0]] = sims[0]
-            return out if ids is None else out[ids]
-        return (self.index.chunk_vectors(ids) @ qvec).astype(np.float64)
+        return self.index.cosines(qvec, ids)
 
     def best_sentences(self, qvec: np.ndarray, ids: np.ndarray) -> np.ndarray:
         """Each chunk's best sentence similarity (-1 for a chunk in which no sentence starts)."""
@@ -117,7 +111,7 @@ class Retriever:
             return best
         offsets = np.cumsum(lengths) - lengths
         rows = np.repeat(starts - offsets, lengths) + np.arange(lengths.sum())
-        sims = np.asarray(self.index.sentence_vectors[rows] @ qvec, dtype=np.float64)
+        sims = np.asarray(self.index.sentence_rows(rows) @ qvec, dtype=np.float64)
         has = lengths > 0
         best[has] = np.maximum.reduceat(sims, offsets[has])
         return best
@@ -139,15 +133,15 @@ class Retriever:
     def question(self, text: str) -> Question:
         return Question.parse(text, self.index.glossary, self.vocab)
 
-    def lexical_scores(self, q: Question) -> np.ndarray:
+    def lexical_scores(self, q: Question, reports: set[str] | None = None) -> np.ndarray:
         tokens = [w for w in q.search_words if w in self.vocab]
         if not tokens:
             return np.zeros(len(self.index.chunks))
-        return np.asarray(self.index.bm25.get_scores(tokens), dtype=np.float64)
+        return self.index.lexical_scores(tokens, reports)
 
     def scores(self, q: Question, qvec: np.ndarray, mode: str = "hybrid",
                reports: set[str] | None = None) -> Scores:
-        lexical_all = self.lexical_scores(q)
+        lexical_all = self.lexical_scores(q, reports)
         mask = self.index.chunk_mask(reports)
         if mask is not None:
             lexical_all = np.where(mask, lexical_all, 0.0)

@@ -28,6 +28,9 @@ from ..language.vocabulary import Vocabulary
 from .features import DATE, FIGURE, ORDINAL, ReportView
 from .question import Question
 
+# A place named in more than this share of a report's sentences (城镇, 城乡: jieba tags them as places)
+# says nothing about which passage answers; a rarer one (洛阳, 宁波舟山港) must be where the answer is.
+SPECIFIC_PLACE_SHARE = 0.02
 PERCENT = re.compile(r"\d\s*[%％‰]|百分点")
 MONEY = re.compile(r"\d\s*(?:万亿|亿|万|千)?元|\d\s*(?:万亿|亿)(?!斤|吨|千瓦|人|户|亩|立方)")
 
@@ -47,8 +50,14 @@ def _amount(q: Question, text: str) -> str:
     return "" if figure.search(DATE.sub("", text)) else "the passage states no figure"
 
 
+# Measure words that count the same things ("多少名学者" is answered by "180人").
+SAME_UNIT = {"名": "人", "人": "名", "位": "人", "座": "个", "所": "个", "家": "个"}
+
+
 def _unit(q: Question, text: str) -> str:
-    return f"the passage gives no figure in {q.unit}" if q.unit and q.unit not in text else ""
+    if not q.unit or q.unit in text or SAME_UNIT.get(q.unit, "\0") in text:
+        return ""
+    return f"the passage gives no figure in {q.unit}"
 
 
 def _quantity(q: Question, text: str) -> str:
@@ -66,10 +75,12 @@ def _place(q: Question, view: ReportView, context: str) -> str:
     """A province other than the report's, or a city or port, must be named where the answer stands."""
     mine = view.doc.meta.region_code
     for region in q.regions:
-        if region.code != mine and not any(z in context for z in region.zh):
+        # "national" in an English question is as often "national-level" (国家级) as the country.
+        names = region.zh + (("国家",) if region.code == "national" else ())
+        if region.code != mine and not any(z in context for z in names):
             return f"the question is about {region.zh[0]}, the report about {view.doc.meta.region or 'another place'}"
     for place in q.places:
-        if place not in context:
+        if place not in context and view.share_of(place) <= SPECIFIC_PLACE_SHARE:
             return f"the passage is not about {place}"
     return ""
 
@@ -85,7 +96,7 @@ def _subject(q: Question, context: str) -> str:
     if not (q.wants_figure or q.wants_amount):
         return ""
     for concept in Vocabulary.topical(q.concepts):
-        if not any(_states(v, context) for v in concept.zh):
+        if not stated(concept, context):
             return f"the passage does not state {concept.zh[0]}"
     return ""
 
@@ -96,3 +107,8 @@ def _states(variant: str, context: str) -> bool:
         return True
     parts = [w for w in words(variant) if len(w) > 1]
     return len(parts) > 1 and all(w in context for w in parts)
+
+
+def stated(concept, context: str) -> bool:
+    """The concept is stated: one of its variants is, or every word of one."""
+    return any(_states(v, context) for v in concept.zh)
