@@ -26,3 +26,11 @@ def small_report(tmp_path_factory):
     path = tmp_path_factory.mktemp("report") / "small.txt"
     path.write_text("\n".join(lines[:end]) + "\n", encoding="utf-8")
     return path
+
+
+@pytest.fixture(scope="session")
+def library():
+    """The evaluation's library: the bundled report and the ten shared reports of the gold set
+    (built once per checkout in index/eval-library, as `python -m eval.run` uses it)."""
+    from eval.run import load_all_gold, open_library
+    return open_library(list(dict.fromkeys(g["report"] for g in load_all_gold())))

@@ -22,7 +22,7 @@ from ..language.vocabulary import Vocabulary
 from ..model.embedder import Embedder
 from ..schema import Answer, Citation, Passage
 from ..store.base import Store
-from .features import ACCEPT, CLAUSE, DIGIT, RANK, ReportView, accept_features, rank_features
+from .features import ACCEPT, CLAUSE, RANK, ReportView, accept_features, figure_missing, has_figure, rank_features
 from .question import Question
 from .verify import stated, verify
 
@@ -94,7 +94,14 @@ class Extractor:
         for c in out:
             c.feats["dense_gap"] = c.feats["dense"] - top
             c.score = self.calibrator.rank_score(q.lang, c.feats)
-        return sorted(out, key=lambda c: -c.score)
+        return sorted(self._with_figures(q, out), key=lambda c: -c.score)
+
+    def _with_figures(self, q: Question, cands: list[Candidate]) -> list[Candidate]:
+        """An amount question is never answered by a sentence without a figure, while one has one."""
+        if not q.wants_amount:
+            return cands
+        stating = [c for c in cands if not figure_missing(q, self.view(c.report).sentence_text(c.sentence))]
+        return stating or cands
 
     # -- span ------------------------------------------------------------------
     def span(self, q: Question, view: ReportView, sentence: int) -> tuple[int, int]:
@@ -125,9 +132,9 @@ class Extractor:
             match = list(vecs @ self.embedder.query(q.text)
                          + ENGLISH_CLAUSE_COVERAGE * np.array([view.coverage(q.words, p) for p in pieces]))
         # A figure question wants a figure: prefer a clause that has one; an amount question needs one.
-        amount = q.wants_amount and any(DIGIT.search(p) for p in pieces)
-        scores = [m + CLAUSE_FIGURE_BONUS * bool(DIGIT.search(p)) - (amount and not DIGIT.search(p)) * 9
-                  for m, p in zip(match, pieces)]
+        figures = [has_figure(p) for p in pieces]
+        amount = q.wants_amount and any(figures)
+        scores = [m + CLAUSE_FIGURE_BONUS * f - (amount and not f) * 9 for m, f in zip(match, figures)]
         return clauses[int(np.argmax(scores))]
 
     # -- answer ----------------------------------------------------------------

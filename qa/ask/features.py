@@ -27,7 +27,6 @@ ACCEPT = ["score", "dense", "coverage", "known_words", "year_mismatch", "margin"
 FIGURE = re.compile(r"\d|[０-９]|[一二三四五六七八九十两][十百千万亿]|[一二三四五六七八九十两]+(?:个|项|件|条|大|方面)")
 ORDINAL = re.compile(r"第[一二三四五六七八九十\d]+")
 DATE = re.compile(r"(?:19|20)\d\d\s*年|\d{1,2}\s*[月日]")
-DIGIT = re.compile(r"\d|[０-９]")
 CLAUSE = re.compile(r"[^，；：]+")
 # Places and people (jieba's ns/nr tags): naming one the report never mentions is asking about something else.
 NAME_TAGS = ("ns", "nr")
@@ -62,11 +61,11 @@ class ReportView:
         self.unseen_idf = math.log((n + 1) / 0.5)
         self._shares: dict[str, float] = {}
 
-    def share_of(self, word: str) -> float:
-        """Share of the report's sentences (with their headings) that contain `word`."""
-        if word not in self._shares:
-            self._shares[word] = sum(word in c for c in self.contexts) / max(len(self.contexts), 1)
-        return self._shares[word]
+    def concept_share(self, key: str, variants: tuple[str, ...]) -> float:
+        """Share of the report's sentences (with their headings) that state a concept."""
+        if key not in self._shares:
+            self._shares[key] = sum(any(v in c for v in variants) for c in self.contexts) / max(len(self.contexts), 1)
+        return self._shares[key]
 
     @property
     def year(self) -> int | None:
@@ -130,12 +129,14 @@ def type_match(q: Question, text: str) -> bool:
     return q.wants_date and bool(DATE.search(text))
 
 
+def has_figure(text: str, pattern: re.Pattern = FIGURE) -> bool:
+    """The text states a figure; a year or a date ("2025年", "1月") is not one."""
+    return bool(pattern.search(DATE.sub("", text)))
+
+
 def figure_missing(q: Question, text: str) -> bool:
-    """An amount is asked for ("多少", "第几", "how many") and the text states none (dates don't count)."""
-    if not q.wants_amount:
-        return False
-    figure = ORDINAL if "第几" in q.text else FIGURE
-    return not figure.search(DATE.sub("", text))
+    """An amount is asked for ("多少", "第几", "how many") and the text states none."""
+    return q.wants_amount and not has_figure(text, ORDINAL if "第几" in q.text else FIGURE)
 
 
 def rank_features(view: ReportView, q: Question, i: int, rank: int, dense: float) -> dict:
@@ -145,7 +146,7 @@ def rank_features(view: ReportView, q: Question, i: int, rank: int, dense: float
             "sentence_coverage": view.coverage(q.words, text),
             "clause_coverage": view.clause_coverage(q.words, text),
             "rank": float(rank),
-            "figure_match": float(q.wants_figure and bool(DIGIT.search(text))),
+            "figure_match": float(q.wants_figure and has_figure(text)),
             "year_mismatch": float(view.year_mismatch(q, i)),
             "type_match": float(type_match(q, text)),
             "heading": float(i in view.headings)}

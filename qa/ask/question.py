@@ -21,7 +21,7 @@ from ..language.years import years_in
 FIGURE_QUESTION = re.compile(
     r"多少|几[个家项条所万亿%％倍]?|目标|比例|比重|占比|增速|增幅|幅度|百分|产量|规模|数量|总量|排名|第几|达到|"
     r"how (many|much)|what (percentage|share|proportion|rate|number)|\btarget|\bgrowth\b|\brate\b|\bnumber\b|"
-    r"\bpercent|\bfigure\b|\bhow (fast|large|big|high)", re.I)
+    r"\bpercent|\bfigure\b|\bhow (fast|large|big|high)|\btotal\b|\bamount\b|\bvolume\b|\bin yuan\b", re.I)
 # Asks for an amount: the answer must then state one.
 AMOUNT_QUESTION = re.compile(r"多少|(?<!哪)几[个家项条所万亿倍次届辆人]|百分之几|第几|how (many|much)|by how much|"
                              r"what (percentage|share|proportion)", re.I)
@@ -115,7 +115,8 @@ class Question:
                    wants_person=bool(WHO_QUESTION.search(text)),
                    wants_date=bool(WHEN_QUESTION.search(text)),
                    wants_meeting=bool(MEETING_QUESTION.search(text)),
-                   quantity=_quantity(text))
+                   quantity=_quantity(text) if AMOUNT_QUESTION.search(text) or FIGURE_QUESTION.search(text)
+                   and not EXPLAIN_QUESTION.search(text) else "")
 
     def years(self, report_year: int | None) -> frozenset[int]:
         """The years asked about, with 今年 / 去年 / "last year" resolved against a report's year."""
@@ -156,7 +157,9 @@ def _places(text: str, zh: bool, glossary: Glossary, vocabulary: Vocabulary) -> 
         names = CAPITALISED.findall(text)[1:] if text[:1].isupper() else CAPITALISED.findall(text)
         found = [w for name in names for w in glossary.translate(name)
                  if any(t.flag == "ns" for t in tagged(w))]
-    return tuple(dict.fromkeys(w for w in found if not vocabulary.regions(w)))
+    # 城镇, 农村 are tagged as places but are the vocabulary's common nouns; 全省 / 城乡 name no place.
+    return tuple(dict.fromkeys(w for w in found if not vocabulary.regions(w) and not vocabulary.variants(w)
+                               and w[0] not in "全城"))
 
 
 def _quantity(text: str) -> str:

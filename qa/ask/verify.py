@@ -13,9 +13,10 @@ something else.  These checks are general, not per question:
           sentence and its headings do not name.
 - year:   a question about a year that neither the sentence nor its part (a part reviews the year
           before the report's own, or names its year) speaks of.
-- subject: for a figure question, every indicator or policy term it names (the bilingual
-          vocabulary's topical concepts) must be stated in the sentence or its headings, by a
-          variant or by all the words of one ("国内生产总值达到…，增长8.1%" states GDP growth).
+- subject: for a figure question, the most specific indicator or policy term it names (of the
+          bilingual vocabulary's topical concepts, the one rarest in the report) must be stated in
+          the sentence or its headings, by a variant or by all the words of one
+          ("国内生产总值达到…，增长8.1%" states GDP growth).
 
 Each returns a short reason, shown to the user with "not found".
 """
@@ -25,12 +26,9 @@ import re
 
 from ..language.segmenter import words
 from ..language.vocabulary import Vocabulary
-from .features import DATE, FIGURE, ORDINAL, ReportView
+from .features import DATE, FIGURE, ReportView, figure_missing
 from .question import Question
 
-# A place named in more than this share of a report's sentences (城镇, 城乡: jieba tags them as places)
-# says nothing about which passage answers; a rarer one (洛阳, 宁波舟山港) must be where the answer is.
-SPECIFIC_PLACE_SHARE = 0.02
 PERCENT = re.compile(r"\d\s*[%％‰]|百分点")
 MONEY = re.compile(r"\d\s*(?:万亿|亿|万|千)?元|\d\s*(?:万亿|亿)(?!斤|吨|千瓦|人|户|亩|立方)")
 
@@ -39,15 +37,12 @@ def verify(q: Question, view: ReportView, sentence: int, span: tuple[int, int]) 
     text = view.doc.text[span[0]:span[1]]
     context = view.sentence_text(sentence) + " " + view.headings_of(sentence)
     checks = (_amount(q, text), _unit(q, text), _quantity(q, text), _place(q, view, context),
-              _year(q, view, sentence), _subject(q, context))
+              _year(q, view, sentence), _subject(q, view, context))
     return [c for c in checks if c]
 
 
 def _amount(q: Question, text: str) -> str:
-    if not q.wants_amount:
-        return ""
-    figure = ORDINAL if "第几" in q.text else FIGURE
-    return "" if figure.search(DATE.sub("", text)) else "the passage states no figure"
+    return "the passage states no figure" if figure_missing(q, text) else ""
 
 
 # Measure words that count the same things ("多少名学者" is answered by "180人").
@@ -80,7 +75,7 @@ def _place(q: Question, view: ReportView, context: str) -> str:
         if region.code != mine and not any(z in context for z in names):
             return f"the question is about {region.zh[0]}, the report about {view.doc.meta.region or 'another place'}"
     for place in q.places:
-        if place not in context and view.share_of(place) <= SPECIFIC_PLACE_SHARE:
+        if place not in context:
             return f"the passage is not about {place}"
     return ""
 
@@ -92,13 +87,15 @@ def _year(q: Question, view: ReportView, sentence: int) -> str:
     return f"the passage is not about {'/'.join(map(str, sorted(asked)))}"
 
 
-def _subject(q: Question, context: str) -> str:
+def _subject(q: Question, view: ReportView, context: str) -> str:
+    """The most specific term the question names (the one rarest in this report) must be stated."""
     if not (q.wants_figure or q.wants_amount):
         return ""
-    for concept in Vocabulary.topical(q.concepts):
-        if not stated(concept, context):
-            return f"the passage does not state {concept.zh[0]}"
-    return ""
+    topical = Vocabulary.topical(q.concepts)
+    if not topical:
+        return ""
+    rarest = min(topical, key=lambda c: view.concept_share(c.key, c.zh))
+    return "" if stated(rarest, context) else f"the passage does not state {rarest.zh[0]}"
 
 
 def _states(variant: str, context: str) -> bool:
