@@ -1,68 +1,299 @@
-"""Command line: `python -m qa ask|search|build`."""
+"""Command line: `python -m qa add|list|remove|ask|search|compare|figures|build`.
+
+Every command prints its result on stdout (JSON only, with --json) and exits 0; a bad input
+prints `error: <one line>` on stderr and exits 2.  The library's notices go to stderr as log lines.
+"""
 from __future__ import annotations
 
 import argparse
 import contextlib
+import csv
+import io
 import json
 import logging
+import os
+import re
 import sys
+import unicodedata
+from pathlib import Path
 
-from .engine import ReportQA, clean_question
-from .errors import ReportQAError
+from .engine import EMPTY_LIBRARY, ReportQA, clean_question
+from .errors import ReportError, ReportQAError
 from .ask.retriever import MODES
+from .figures import KINDS, Figure
+from .ingest.readers import read_text
 from .schema import Answer, Passage
 
+# The columns of `figures`, in every output form.
+FIGURE_COLUMNS = ("report", "indicator", "value", "unit", "qualifier", "kind", "year", "section", "quote",
+                  "start", "end")
+NOT_STATED = "—  not stated"
+# Report ids are made of these ("henan-2024", "national-2025-2"), so any other --report value is a file.
+REPORT_ID = re.compile(r"[a-z0-9-]+")
 
-def _common(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--report", default=None, help="a report in the same plain-text form (default: the bundled one)")
-    p.add_argument("--index", default=None, help="index directory (default: index/ in a checkout, else the user cache)")
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str):
+        """A usage mistake is one `error:` line and status 2, like every other bad input."""
+        self.exit(2, f"error: {message} (see `{self.prog} --help`)\n")
+
+
+# -- arguments -----------------------------------------------------------------------------
+def _library(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--library", metavar="DIR", default=None,
+                   help="the library directory (default: $REPORT_QA_LIBRARY, else the bundled report's, index/ in a checkout)")
     p.add_argument("--model", default=None, help="a sentence-transformers name or local path (default: multilingual-e5-small)")
 
 
+def _reports(p: argparse.ArgumentParser, help: str) -> None:
+    p.add_argument("--report", metavar="ID", action="append", default=[], help=help)
+
+
+def _json(p: argparse.ArgumentParser, help: str = "print JSON") -> None:
+    p.add_argument("--json", action="store_true", help=help)
+
+
+def _index(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--index", metavar="DIR", default=None, help="the library directory (older name of --library)")
+
+
+def _question(p: argparse.ArgumentParser) -> None:
+    p.add_argument("question")
+    p.add_argument("-k", type=int, default=5, help="passages to retrieve (1-50)")
+
+
 def parser() -> argparse.ArgumentParser:
-    ap = argparse.ArgumentParser(prog="python -m qa", description="Cited extractive answers from a government work report.")
+    ap = _Parser(prog="python -m qa", description="Cited extractive answers from government work reports.")
     sub = ap.add_subparsers(dest="command", required=True)
-    ask = sub.add_parser("ask", help="answer a question with a verbatim span and its citation")
-    search = sub.add_parser("search", help="list the passages closest to a query")
-    for p in (ask, search):
-        p.add_argument("question")
-        p.add_argument("-k", type=int, default=5, help="passages to retrieve (1-50)")
-        p.add_argument("--mode", choices=MODES, default="hybrid")
-        p.add_argument("--json", action="store_true", help="print JSON (ask: exactly Answer.to_dict())")
-        _common(p)
-    build = sub.add_parser("build", help="(re)build the index of a report")
-    build.add_argument("report_path", nargs="?", default=None, help="report text file (default: the bundled one)")
-    _common(build)
+    for p in _library_commands(sub) + _question_commands(sub) + [_figures_command(sub)]:
+        _library(p)
     return ap
 
 
-def format_answer(ans: Answer) -> str:
+def _library_commands(sub) -> list[argparse.ArgumentParser]:
+    add = sub.add_parser("add", help="add .txt, .pdf or .docx reports to the library")
+    add.add_argument("files", nargs="+", metavar="FILE")
+    _json(add, "print the reports as JSON")
+    lst = sub.add_parser("list", help="list the library's reports")
+    _json(lst, "print the reports as JSON")
+    remove = sub.add_parser("remove", help="remove a report from the library")
+    remove.add_argument("id", metavar="ID")
+    build = sub.add_parser("build", help="embed every report of a library again")
+    build.add_argument("report_path", nargs="?", default=None, metavar="REPORT",
+                       help="make the library hold just this report file")
+    _index(build)
+    return [add, lst, remove, build]
+
+
+def _question_commands(sub) -> list[argparse.ArgumentParser]:
+    ask = sub.add_parser("ask", help="answer a question with a verbatim span and its citation")
+    search = sub.add_parser("search", help="list the passages closest to a query")
+    for p in (ask, search):
+        _question(p)
+        p.add_argument("--mode", choices=MODES, default="hybrid")
+        _json(p, "print JSON (ask: exactly Answer.to_dict())")
+        _reports(p, "a report id to answer from (repeat for several; default: the reports the question names, "
+                    "else all); or a report FILE, answered on its own")
+        _index(p)
+    compare = sub.add_parser("compare", help="ask each report the same question, one row per report")
+    _question(compare)
+    _json(compare, "print a list of Answer.to_dict(), one per report")
+    _reports(compare, "a report id to compare (repeat for several; default: every report)")
+    return [ask, search, compare]
+
+
+def _figures_command(sub) -> argparse.ArgumentParser:
+    figures = sub.add_parser("figures", help="every figure the reports state, with its citation")
+    _reports(figures, "a report id (repeat for several; default: every report)")
+    figures.add_argument("--kind", choices=KINDS, default=None, help="only figures of this kind")
+    form = figures.add_mutually_exclusive_group()
+    form.add_argument("--csv", action="store_true", help="print CSV (UTF-8)")
+    _json(form, "print a list of Figure.to_dict()")
+    return figures
+
+
+# -- opening the library -------------------------------------------------------------------
+def _is_file(value: str) -> bool:
+    return not REPORT_ID.fullmatch(value) or Path(value).is_file()
+
+
+def _open(a: argparse.Namespace) -> ReportQA:
+    """The library the options name.  A report FILE (ask/search --report, build REPORT) opens a library
+    of that report alone, as the single-report engine did."""
+    index = getattr(a, "index", None)
+    if a.library and index:
+        raise ReportError("--library and --index both name the library directory; give one of them.")
+    files = [v for v in a.report if _is_file(v)] if a.command in ("ask", "search") else []
+    report = getattr(a, "report_path", None) or (files[0] if files else None)
+    if files and len(a.report) > 1:
+        raise ReportError("--report takes either one report file or report ids, not both or several files.")
+    if report and a.library:
+        # Opening a library for one file removes every other report from it.
+        raise ReportError(f"{report} would replace the library's reports; add it with "
+                          f"`python -m qa add {report} --library {a.library}` and ask it with --report ID.")
+    return ReportQA.load(library=a.library, report=report, index_dir=index, model=a.model,
+                         rebuild=a.command == "build", progress=_progress())
+
+
+def _progress() -> bool:
+    """Progress bars for a person at a terminal; none in logs and pipes."""
+    return sys.stderr.isatty()
+
+
+def _report_ids(a: argparse.Namespace) -> list[str] | None:
+    """The --report values that are ids (a file was opened as the library itself); None: let the engine pick."""
+    return [v for v in a.report if not _is_file(v)] or None
+
+
+# -- commands -----------------------------------------------------------------------------
+def cmd_add(a: argparse.Namespace) -> str:
+    _check_reports(a.files)
+    qa = _open(a)
+    known = {r.sha256 for r in qa.reports()}
+    added = []
+    for path in a.files:
+        report = qa.add(path, progress=_progress())
+        added.append((report, report.sha256 in known))
+        known.add(report.sha256)
+    if a.json:
+        return _dumps([r.to_dict() for r, _ in added])
+    return "\n".join(f"{r.id}  {r.title}  {r.chars:,} characters" + ("  (already in the library)" if old else "")
+                     for r, old in added)
+
+
+def _check_reports(paths: list[str]) -> None:
+    """Read every file before any is stored, so a bad one among several stores none; name every bad
+    one at once (one message line each), so a long list is fixed in one go."""
+    problems = []
+    for path in paths:
+        try:
+            read_text(path)
+        except ReportError as e:
+            problems.append(str(e))
+    if problems:
+        raise ReportError("\n".join(problems))
+
+
+def cmd_list(a: argparse.Namespace) -> str:
+    qa = _open(a)
+    reports = qa.reports()
+    if a.json:
+        return _dumps([r.to_dict() for r in reports])
+    if not reports:
+        return f"The library in {qa.library.root} has no reports."
+    return table(("id", "title", "region", "year", "date", "speaker", "chars", "chunks"),
+                 [(r.id, r.title, r.region, r.year or "", r.date, r.speaker, f"{r.chars:,}", r.chunks)
+                  for r in reports])
+
+
+def cmd_remove(a: argparse.Namespace) -> str:
+    gone = _open(a).remove(a.id)
+    return f"Removed {gone.id} ({gone.title})."
+
+
+def cmd_ask(a: argparse.Namespace) -> str:
+    qa = _open(a)
+    ans = qa.ask(a.question, k=a.k, mode=a.mode, report=_report_ids(a))
+    return _dumps(ans.to_dict()) if a.json else format_answer(ans, _titles(qa))
+
+
+def cmd_search(a: argparse.Namespace) -> str:
+    passages = _open(a).search(a.question, k=a.k, mode=a.mode, report=_report_ids(a))
+    return _dumps([p.to_dict() for p in passages]) if a.json else format_passages(passages)
+
+
+def cmd_compare(a: argparse.Namespace) -> str:
+    qa = _open(a)
+    # The ids are passed explicitly so that each answer can be paired with the report it was asked of.
+    ids = a.report or [r.id for r in qa.reports()]
+    if not ids:
+        raise ReportError(EMPTY_LIBRARY)
+    answers = qa.compare(a.question, reports=ids, k=a.k)
+    if a.json:
+        # A not-found answer quotes no report, so `report` names the report it was asked of.
+        return _dumps([{**ans.to_dict(), "report": rid} for rid, ans in zip(ids, answers)])
+    return table(("report", "answer", "section"),
+                 [(rid, ans.text if ans.found else NOT_STATED, ans.citations[0].section if ans.found else "")
+                  for rid, ans in zip(ids, answers)])
+
+
+def cmd_figures(a: argparse.Namespace) -> str:
+    qa = _open(a)
+    figures = [f for rid in (a.report or [None]) for f in qa.figures(report=rid)
+               if a.kind is None or f.kind == a.kind]
+    if a.json:
+        return _dumps([f.to_dict() for f in figures])
+    rows = [_figure_row(f) for f in figures]
+    return to_csv(FIGURE_COLUMNS, rows) if a.csv else table(FIGURE_COLUMNS, rows)
+
+
+def cmd_build(a: argparse.Namespace) -> str:
+    qa = _open(a)
+    reports = qa.reports()
+    return (f"Indexed {len(reports)} report(s), {sum(r.chunks for r in reports)} chunks and "
+            f"{sum(r.sentences for r in reports)} sentences with {qa.embedder.model_id} in {qa.library.root}.")
+
+
+COMMANDS = {"add": cmd_add, "list": cmd_list, "remove": cmd_remove, "ask": cmd_ask, "search": cmd_search,
+            "compare": cmd_compare, "figures": cmd_figures, "build": cmd_build}
+
+
+# -- output -------------------------------------------------------------------------------
+def _dumps(data) -> str:
+    return json.dumps(data, ensure_ascii=False, indent=2)
+
+
+def _titles(qa: ReportQA) -> dict[str, str]:
+    return {r.id: r.title for r in qa.reports()}
+
+
+def _figure_row(f: Figure) -> list:
+    d = f.to_dict()
+    return [d[c] if d[c] is not None else "" for c in FIGURE_COLUMNS]
+
+
+def format_answer(ans: Answer, titles: dict[str, str]) -> str:
     if not ans.found:
-        lines = [ans.message, ""] + [f"  [{i}] {p.section}\n      {p.text}" for i, p in enumerate(ans.passages, 1)]
+        lines = [ans.message, ""] + [f"  [{i}] {p.report} › {p.section}\n      {p.text}"
+                                     for i, p in enumerate(ans.passages, 1)]
         return "\n".join(lines)
     c = ans.citations[0]
-    return (f"{ans.text}\n\n[1] {c.section}\n    “{c.quote}”\n    characters {c.start}–{c.end}"
-            f" · confidence {ans.confidence:.2f}")
+    return (f"{ans.text}\n\n[1] {titles.get(c.report, c.report)} ({c.report})\n    {c.section}\n"
+            f"    “{c.quote}”\n    characters {c.start}–{c.end} · confidence {ans.confidence:.2f}")
 
 
 def format_passages(passages: list[Passage]) -> str:
-    return "\n".join(f"[{i}] {p.score:.3f}  {p.section}\n    {p.text}" for i, p in enumerate(passages, 1))
+    return "\n".join(f"[{i}] {p.score:.3f}  {p.report} › {p.section}\n    {p.text}"
+                     for i, p in enumerate(passages, 1))
 
 
+def _width(text: str) -> int:
+    """Columns a terminal gives the text: Chinese characters take two."""
+    return sum(2 if unicodedata.east_asian_width(ch) in "WF" else 1 for ch in text)
+
+
+def table(headers, rows) -> str:
+    """Rows as aligned columns, two spaces apart; the last column is not padded."""
+    cells = [[str(h) for h in headers]] + [[str(v) for v in row] for row in rows]
+    widths = [max(_width(row[i]) for row in cells) for i in range(len(headers))]
+    return "\n".join(("  ".join(v + " " * (w - _width(v)) for v, w in zip(row[:-1], widths)) + "  " + row[-1]).rstrip()
+                     for row in cells)
+
+
+def to_csv(headers, rows) -> str:
+    out = io.StringIO()
+    # "\n" rows: stdout is a text stream and turns them into the platform's line ends itself.
+    writer = csv.writer(out, lineterminator="\n")
+    writer.writerow(headers)
+    writer.writerows(rows)
+    return out.getvalue().rstrip("\n")
+
+
+# -- running ------------------------------------------------------------------------------
 def run(a: argparse.Namespace) -> str:
-    if a.command != "build":
-        clean_question(a.question)     # a bad question fails before the model loads
-    report = getattr(a, "report_path", None) or a.report
-    qa = ReportQA.load(report=report, index_dir=a.index, model=a.model, rebuild=a.command == "build")
-    if a.command == "build":
-        m = qa.index.manifest
-        return f"Indexed {m['chunks']} chunks and {m['sentences']} sentences with {m['model_id']} in {m['build_seconds']} s."
-    if a.command == "search":
-        passages = qa.search(a.question, k=a.k, mode=a.mode)
-        return json.dumps([p.to_dict() for p in passages], ensure_ascii=False, indent=2) if a.json \
-            else format_passages(passages)
-    ans = qa.ask(a.question, k=a.k, mode=a.mode)
-    return json.dumps(ans.to_dict(), ensure_ascii=False, indent=2) if a.json else format_answer(ans)
+    if getattr(a, "question", None) is not None:
+        clean_question(a.question)     # a bad question fails before the library and model load
+    return COMMANDS[a.command](a)
 
 
 def configure_logging(level: int = logging.INFO) -> None:
@@ -77,6 +308,12 @@ def configure_logging(level: int = logging.INFO) -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
+    # Reports are Chinese: the output is UTF-8 whatever the locale, and a message never fails to print.
+    # (A caller may have swapped in streams that cannot be reconfigured, such as StringIO.)
+    if hasattr(sys.stdout, "reconfigure"):
+        sys.stdout.reconfigure(encoding="utf-8")
+    if hasattr(sys.stderr, "reconfigure"):
+        sys.stderr.reconfigure(errors="backslashreplace")
     a = parser().parse_args(argv)
     configure_logging()
     try:
@@ -84,8 +321,13 @@ def main(argv: list[str] | None = None) -> int:
             out = run(a)
         print(out)
     except ReportQAError as e:
-        print(f"error: {e}", file=sys.stderr)
+        for line in str(e).splitlines():
+            print(f"error: {line}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         return 130
+    except BrokenPipeError:
+        # The reader went away (`| head`): silence the flush at exit instead of a traceback.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 1
     return 0
