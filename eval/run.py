@@ -239,6 +239,29 @@ def write_report(results: list[dict], model_id: str, out: Path, seconds: float, 
     (out / "report.md").write_text("\n".join(parts), encoding="utf-8")
 
 
+def separate(gold: list[dict], mode: str, loro: dict, model: str | None = None) -> dict:
+    """Each report in a library of its own (ReportQA.load(report=...)), for comparison with one library."""
+    rows = []
+    for report in dict.fromkeys(g["report"] for g in gold):
+        qa = ReportQA.load(report=report_file(report), model=model, progress=False)
+        rows += evaluate(qa, [g for g in gold if g["report"] == report], mode, loro)["rows"]
+    return {"mode": mode, "held_out": bool(loro), "summary": summaries(rows), "rows": rows}
+
+
+def library_vs_separate(together: dict, apart: dict) -> str:
+    """Per report and language: answer accuracy in one library against one library each."""
+    lines = ["| report | answers, one library | answers, a library each | near misses declined, one / each |",
+             "|---|---|---|---|"]
+    for group in together["summary"]:
+        if group.count(".") == 1 and group.split(".")[0] not in ("bundled", "others", "category", "overall"):
+            a, b = together["summary"][group], apart["summary"].get(group, {})
+            una = [r for r in together["rows"] if f"{r['report']}.{r['lang']}" == group and not r["answerable"]]
+            una_b = [r for r in apart["rows"] if f"{r['report']}.{r['lang']}" == group and not r["answerable"]]
+            lines.append(f"| {group} | {a.get('answer_acc', float('nan')):.3f} | {b.get('answer_acc', float('nan')):.3f}"
+                         f" | {mean(not r['found'] for r in una):.2f} / {mean(not r['found'] for r in una_b):.2f} |")
+    return "\n".join(lines)
+
+
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description="Evaluate report-qa on the gold questions, held out per report.")
     ap.add_argument("--mode", default="hybrid", choices=list(MODES) + ["all"])
@@ -246,6 +269,7 @@ def main(argv=None) -> int:
     ap.add_argument("--library", default=str(LIBRARY), help="where the evaluation library is kept")
     ap.add_argument("--publish", action="store_true", help="rewrite the tracked eval/report.md and friends")
     ap.add_argument("--out", default=str(OUT), help="where report.md, results.json and metrics.png go")
+    ap.add_argument("--separate", action="store_true", help="also each report in a library of its own")
     a = ap.parse_args(argv)
     t0 = time.perf_counter()
     gold = load_all_gold()
@@ -256,14 +280,17 @@ def main(argv=None) -> int:
     for res in results:
         print(f"\nmode: {res['mode']}\n{table(res, ['overall', 'zh', 'en', 'bundled.zh', 'bundled.en', 'others.zh', 'others.en', 'unanswerable'])}")
     from .figures_eval import evaluate as figures_evaluate, markdown as figures_markdown
-    figures = figures_markdown(figures_evaluate())
+    extra = f"## Key figures: extraction against the hand-labelled table\n\n{figures_markdown(figures_evaluate())}\n"
+    if a.separate:
+        apart = separate(gold, results[-1]["mode"], loro, a.model)
+        extra += ("## One library or a library each\n\nThe same questions, each report in a library of its own "
+                  f"(`ReportQA.load(report=...)`):\n\n{library_vs_separate(results[-1], apart)}\n")
     out = HERE if a.publish else Path(a.out)
     out.mkdir(parents=True, exist_ok=True)
     (out / "results.json").write_text(json.dumps(
         {"model": qa.embedder.model_id, "results": results}, ensure_ascii=False, indent=1), encoding="utf-8")
     plot(results, out / "metrics.png")
-    write_report(results, qa.embedder.model_id, out, time.perf_counter() - t0,
-                 f"## Key figures: extraction against the hand-labelled table\n\n{figures}\n")
+    write_report(results, qa.embedder.model_id, out, time.perf_counter() - t0, extra)
     print(f"\nwrote {out / 'report.md'}, {out / 'results.json'}, {out / 'metrics.png'}")
     return 0
 
