@@ -23,6 +23,7 @@ from ..ingest.document import Document
 from ..language.glossary import Glossary
 from ..language.segmenter import words
 from ..schema import Chunk
+from .base import Part, Store
 
 log = logging.getLogger(__name__)
 
@@ -73,15 +74,8 @@ def embed_texts(doc: Document, chunks: list[Chunk]) -> list[str]:
 
 
 @dataclass
-class Part:
-    """One report's share of the index: its chunks and sentences are these ranges of rows."""
-    report: str
-    chunks: range
-    sentences: range
-
-
-@dataclass
-class Index:
+class Index(Store):
+    """The default store: FAISS and bm25s in the process (qa.library keeps it on disk)."""
     chunks: list[Chunk]
     dense: faiss.Index
     bm25: bm25s.BM25
@@ -110,18 +104,28 @@ class Index:
     def chunk_vectors(self, ids: np.ndarray) -> np.ndarray:
         return self.dense.reconstruct_batch(np.asarray(ids, dtype=np.int64))
 
-    def part(self, report: str) -> Part:
-        for p in self.parts:
-            if p.report == report:
-                return p
-        raise KeyError(report)
+    # -- the Store interface (store/base.py) -----------------------------------
+    @property
+    def vocab(self) -> set[str]:
+        return set(self.bm25.vocab_dict)
 
-    def chunk_mask(self, reports: set[str] | None) -> np.ndarray | None:
-        """True for the chunks of `reports`; None when every report is searched."""
-        if not reports:
-            return None
-        mask = np.zeros(len(self.chunks), dtype=bool)
-        for p in self.parts:
-            if p.report in reports:
-                mask[p.chunks.start:p.chunks.stop] = True
-        return mask
+    def lexical_scores(self, tokens: list[str], reports: set[str] | None = None) -> np.ndarray:
+        if not tokens:
+            return np.zeros(len(self.chunks))
+        return np.asarray(self.bm25.get_scores(tokens), dtype=np.float64)
+
+    def dense_search(self, qvec: np.ndarray, k: int) -> np.ndarray:
+        _, ids = self.dense.search(qvec[None, :].astype(np.float32), k)
+        return ids[0][ids[0] >= 0]
+
+    def cosines(self, qvec: np.ndarray, ids: np.ndarray | None = None) -> np.ndarray:
+        if ids is None or len(ids) == self.dense.ntotal:
+            n = self.dense.ntotal
+            sims, order = self.dense.search(qvec[None, :].astype(np.float32), n)
+            out = np.zeros(n, dtype=np.float64)
+            out[order[0]] = sims[0]
+            return out if ids is None else out[ids]
+        return (self.chunk_vectors(ids) @ qvec).astype(np.float64)
+
+    def sentence_rows(self, rows: np.ndarray) -> np.ndarray:
+        return self.sentence_vectors[rows]
