@@ -6,6 +6,7 @@ to tests/artifacts/ (git-ignored).  Set UPDATE_SCREENSHOT=1 to also refresh docs
 """
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import shutil
@@ -78,14 +79,15 @@ def _free_port() -> int:
         return s.getsockname()[1]
 
 
-@pytest.fixture(scope="module")
-def server():
+@contextlib.contextmanager
+def running_app(*args: str, log_name: str = "app.log"):
+    """app.py with `args` on a free port, once it says Ready and serves the page; stopped after."""
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
     port = _free_port()
-    log_path = ARTIFACTS / "app.log"
+    log_path = ARTIFACTS / log_name
     log = open(log_path, "w")
     started = time.monotonic()
-    proc = subprocess.Popen([sys.executable, "app.py", "--port", str(port)], cwd=ROOT,
+    proc = subprocess.Popen([sys.executable, "app.py", "--port", str(port), *args], cwd=ROOT,
                             stdout=log, stderr=subprocess.STDOUT, env={**os.environ, "PYTHONUNBUFFERED": "1"})
     url = f"http://127.0.0.1:{port}"
     try:
@@ -111,6 +113,12 @@ def server():
             proc.kill()
             proc.wait(5)
         log.close()
+
+
+@pytest.fixture(scope="module")
+def server():
+    with running_app() as app:
+        yield app
 
 
 @pytest.fixture(scope="module")
@@ -187,7 +195,7 @@ def test_help_lists_the_options():
     out = subprocess.run([sys.executable, "app.py", "--help"], cwd=ROOT, capture_output=True, text=True,
                          timeout=60)
     assert out.returncode == 0, out.stderr
-    for option in ("--host", "--port", "--model", "--index-dir", "--top-k", "--report"):
+    for option in ("--host", "--port", "--model", "--index-dir", "--top-k", "--report", "--library"):
         assert option in out.stdout
     assert "127.0.0.1" in out.stdout
 
@@ -198,12 +206,14 @@ def test_start_says_when_ready_on_localhost(server):
     assert "Traceback" not in log
 
 
-def test_api_endpoint_is_named_ask_and_alone(client):
+def test_api_endpoints_are_ask_and_compare_alone(client):
     api = client.view_api(return_format="dict", print_info=False)
-    assert list(api["named_endpoints"]) == ["/ask"]          # the chat's own events are private
+    assert sorted(api["named_endpoints"]) == ["/ask", "/compare"]    # the page's own events are private
     assert not api["unnamed_endpoints"]
     params = [p["parameter_name"] for p in api["named_endpoints"]["/ask"]["parameters"]]
-    assert params == ["question", "k"]
+    assert params == ["question", "k", "report"]
+    params = [p["parameter_name"] for p in api["named_endpoints"]["/compare"]["parameters"]]
+    assert params == ["question", "reports"]
 
 
 def test_api_answer_is_a_cited_quotation(client):
@@ -286,6 +296,7 @@ def test_browser_chat_end_to_end(server, browser, client):
     cite = reply.locator(".qa-cite").first
     assert TECH_SPAN in cite.locator("mark.qa-span").inner_text()
     assert "[1]" in cite.inner_text() and TECH_SECTION in cite.locator(".qa-section").inner_text()
+    assert "(henan-2024)" in cite.locator(".qa-report").inner_text()      # which report it quotes
 
     # Sources and the passage in its place in the report.
     chat.open_panels()

@@ -1,0 +1,295 @@
+"""The web page over a library of reports, end to end: pick, upload, compare, key figures.
+
+One library is built per session from the bundled report and five shared reports (through the
+engine, in a child process so this one does not hold the model), and one app.py serves it with
+--library.  The browser is the system Chromium driven by Playwright, as in test_app.py; the
+screenshots go to tests/artifacts/, and with UPDATE_SCREENSHOT=1 (or when missing) to docs/.
+"""
+from __future__ import annotations
+
+import csv
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from qa.ingest.readers import MAX_BYTES
+from report_files import make_docx, make_pdf, make_scanned_pdf, report_lines
+from test_app import ANSWER_TIMEOUT, ARTIFACTS, CHROMIUM_ARGS, ROOT, chromium, running_app  # noqa: F401
+
+REPORTS = ROOT.parent / "shared" / "corpus" / "reports"
+SHARED = ["jilin-2025", "zhejiang-2025", "national-2025", "hebei-2025", "tibet-2025"]
+DOCS = ROOT / "docs"
+GROWTH_Q = "经济增长预期目标是多少？"
+HOSTILE = '<img src=x onerror="window.__xss=3">'
+UPLOAD_TIMEOUT = 240_000     # ms: embedding a report's part takes 5-20 s, more on a busy 2-core machine
+
+BUILD = """
+import sys
+from qa import ReportQA
+from qa.engine import BUNDLED_REPORT
+qa = ReportQA.load(library=sys.argv[1], progress=False)
+for path in [BUNDLED_REPORT, *sys.argv[2:]]:
+    qa.add(path, progress=False)
+"""
+
+
+@pytest.fixture(scope="session")
+def library(tmp_path_factory):
+    root = tmp_path_factory.mktemp("library") / "lib"
+    subprocess.run([sys.executable, "-c", BUILD, str(root), *(str(REPORTS / f"{r}.txt") for r in SHARED)],
+                   cwd=ROOT, check=True, timeout=600)
+    return root
+
+
+@pytest.fixture(scope="module")
+def server(library):
+    with running_app("--library", str(library), log_name="app-library.log") as app:
+        yield app
+
+
+@pytest.fixture(scope="module")
+def browser(chromium, server):  # noqa: F811  (chromium: the fixture from test_app, skips without it)
+    from playwright.sync_api import sync_playwright
+    with sync_playwright() as p:
+        b = p.chromium.launch(executable_path=chromium, args=CHROMIUM_ARGS)
+        yield b
+        b.close()
+
+
+@pytest.fixture(scope="module")
+def client(server):
+    from gradio_client import Client
+    return Client(server.url + "/", verbose=False)
+
+
+def _live_reports(library: Path) -> list[str]:
+    gen = (library / "CURRENT").read_text().strip()
+    return [r["id"] for r in json.loads((library / gen / "manifest.json").read_text())["reports"]]
+
+
+class Page:
+    """One browser tab on the app: the picker, the tabs, the upload button; dialogs recorded."""
+
+    def __init__(self, browser, url, viewport=(1280, 1000)):
+        self.page = browser.new_page(viewport={"width": viewport[0], "height": viewport[1]})
+        self.dialogs: list[str] = []
+        self.page.on("dialog", lambda d: (self.dialogs.append(d.message), d.dismiss()))
+        self.page.goto(url + "/")
+        self.page.locator("#qa-question textarea").wait_for(timeout=ANSWER_TIMEOUT)
+
+    def pick(self, *ids: str):
+        box = self.page.locator("#qa-picker input")
+        for rid in ids:
+            box.click()
+            box.fill(rid)
+            self.page.get_by_role("option", name=f"({rid})").first.click()
+        self.page.keyboard.press("Escape")
+
+    def tab(self, name: str):
+        self.page.get_by_role("tab", name=name).click()
+
+    def upload(self, path: Path):
+        with self.page.expect_file_chooser() as chooser:
+            self.page.locator("#qa-upload").click()
+        chooser.value.set_files(str(path))
+
+    def upload_status(self, before: str = "") -> str:
+        """The upload's message once it is there (not the progress shown meanwhile), and new."""
+        found = "#qa-upload-status .qa-upload-ok, #qa-upload-status .qa-upload-bad"
+        self.page.wait_for_function(
+            "([sel, b]) => { const s = document.querySelector(sel); return s && s.innerText.trim() !== b; }",
+            arg=[found, before], timeout=UPLOAD_TIMEOUT)
+        return self.page.locator(found).inner_text().strip()
+
+    def ask(self, question: str):
+        replies = self.page.locator("#qa-chat .qa-reply")
+        n = replies.count()
+        self.page.locator("#qa-question textarea").fill(question)
+        self.page.locator("#qa-question textarea").press("Enter")
+        self.page.wait_for_function("n => document.querySelectorAll('#qa-chat .qa-reply').length > n",
+                                    arg=n, timeout=ANSWER_TIMEOUT)
+        self.page.wait_for_function("() => !document.querySelector('#qa-question textarea').disabled",
+                                    timeout=ANSWER_TIMEOUT)
+        return replies.nth(n)
+
+    def shot(self, name: str, docs: str | None = None):
+        self.page.wait_for_timeout(300)
+        self.page.screenshot(path=str(ARTIFACTS / name), full_page=True)
+        if docs and (os.environ.get("UPDATE_SCREENSHOT") or not (DOCS / docs).exists()):
+            self.page.screenshot(path=str(DOCS / docs), full_page=True)
+
+    def assert_clean(self):
+        """No pop-up, no error toast, and nothing from a report or a question ran."""
+        assert self.dialogs == []
+        assert self.page.locator(".toast-body").count() == 0
+        assert self.page.evaluate("() => window.__xss") is None
+        assert self.page.locator("img[src='x']").count() == 0
+
+
+# --------------------------------------------------------------------- tests
+
+def test_api_asks_one_report_and_compares(client):
+    r = client.predict("粮食产量是多少？", 5, "jilin-2025", api_name="/ask")
+    assert r["error"] is None and r["found"] and r["report"] == "jilin-2025"
+    assert all(c["report"] == "jilin-2025" for c in r["citations"])
+    assert "jilin-2025" in client.predict("x", 5, "nowhere-1999", api_name="/ask")["error"]
+    out = client.predict(GROWTH_Q, ",".join(SHARED), api_name="/compare")
+    assert out["error"] is None and [row["report"] for row in out["rows"]] == SHARED
+    assert sum(row["found"] for row in out["rows"]) >= 4
+
+
+def test_picked_province_is_the_one_cited(server, browser):
+    page = Page(browser, server.url)
+    page.pick("jilin-2025")
+    reply = page.ask("粮食产量是多少？")
+    assert reply.locator(".qa-answer").count() == 1
+    assert all("(jilin-2025)" in t for t in reply.locator(".qa-report").all_inner_texts())
+    page.page.locator("#qa-context-panel").get_by_role("button").first.click()
+    context = page.page.locator("#qa-context")
+    assert "(jilin-2025)" in context.locator(".qa-report").inner_text()
+    span = context.locator(".qa-context mark.qa-span").first.inner_text()
+    assert span and span in (REPORTS / "jilin-2025.txt").read_text(encoding="utf-8").replace("\n", "")
+    page.assert_clean()
+    page.shot("library-chat.png", docs="screenshot-library.png")
+    page.page.close()
+
+
+def test_compare_five_reports_in_one_table(server, browser):
+    page = Page(browser, server.url)
+    page.pick(*SHARED)
+    page.tab("对比 Compare")
+    page.page.locator("#qa-compare-question textarea").fill(GROWTH_Q)
+    page.page.locator("#qa-compare-ask").click()
+    rows = page.page.locator("#qa-compare-table tbody tr")
+    rows.first.wait_for(timeout=ANSWER_TIMEOUT)
+    assert [rows.nth(i).get_attribute("data-report") for i in range(rows.count())] == SHARED
+    for i, rid in enumerate(SHARED):
+        row = rows.nth(i)
+        assert f"({rid})" in row.locator("td").first.inner_text()
+        assert row.locator("mark.qa-span").count() == 1 or "Not stated" in row.inner_text()
+    assert rows.locator("mark.qa-span").count() >= 4
+    page.assert_clean()
+    page.shot("library-compare.png", docs="screenshot-compare.png")
+    page.page.close()
+
+
+def test_key_figures_table_chart_and_across_reports(server, browser, tmp_path):
+    page = Page(browser, server.url)
+    page.pick("henan-2024", *SHARED)
+    page.tab("主要指标 Key figures")
+    p = page.page
+    table = p.locator("#qa-figures-table")
+    # The table draws only the rows in view; the grid says how many it holds (with the header row).
+    p.wait_for_function("() => +document.querySelector('#qa-figures-table [role=grid]')"
+                        "?.getAttribute('aria-rowcount') > 100", timeout=ANSWER_TIMEOUT)
+    p.wait_for_function("() => document.querySelector('#qa-pairs-report input')?.value.includes('henan-2024')",
+                        timeout=ANSWER_TIMEOUT)
+    # Last year's actual and this year's target of the bundled report: GDP growth 4.1% → 5.5%.
+    pairs = p.locator("#qa-pairs-table")
+    growth = pairs.locator("tr", has_text="生产总值").first
+    assert "4.1%" in growth.inner_text() and "5.5%" in growth.inner_text()
+    assert p.locator("#qa-pairs-chart img, #qa-pairs-chart svg").count() >= 1
+    # One indicator across the six reports, each value with its quote.
+    across = p.locator("#qa-across-table tbody tr")
+    assert across.count() == 6
+    assert across.locator("mark.qa-span").count() == 6
+    assert p.locator("#qa-across-chart img, #qa-across-chart svg").count() >= 1
+    # A row, clicked: its quote highlighted in its paragraph.
+    table.locator("[data-testid=cell-3-2]").click()
+    p.locator("#qa-figure-place mark.qa-span").first.wait_for(timeout=ANSWER_TIMEOUT)
+    page.assert_clean()
+    page.shot("library-figures.png", docs="screenshot-figures.png")
+    # The CSV has every figure with its citation.
+    with p.expect_download() as download:
+        p.locator("#qa-figures-csv").click()
+    path = tmp_path / "figures.csv"
+    download.value.save_as(path)
+    rows = list(csv.DictReader(path.open(encoding="utf-8-sig")))
+    assert len(rows) > 100 and {"report", "indicator", "value", "unit", "kind", "quote", "start"} <= set(rows[0])
+    assert {r["report"] for r in rows} == {"henan-2024", *SHARED}
+    p.close()
+
+
+def test_uploaded_pdf_is_asked_at_once(server, browser, client, library, tmp_path):
+    """A PDF of a report that is not in the library, with some markup in its text, uploaded and asked.
+    Its first part only (the review and this year's targets): embedding a whole report on a busy
+    2-core machine takes a minute."""
+    lines = report_lines(REPORTS / "hunan-2025.txt")
+    lines = lines[:next(i for i, ln in enumerate(lines) if "主要预期目标" in ln) + 3]
+    lines[-1] += HOSTILE                       # text from a report is text, never markup
+    pdf = make_pdf(lines, tmp_path / "hunan-2025.pdf", header="2025年湖南省政府工作报告")
+    page = Page(browser, server.url)
+    page.upload(pdf)
+    status = page.upload_status()
+    assert "已添加 Added" in status and "(hunan-2025)" in status, status
+    assert page.page.locator("#qa-picker").inner_text().count("hunan-2025") == 1     # picked
+    expected = client.predict(GROWTH_Q, 5, "hunan-2025", api_name="/ask")
+    assert expected["found"] and expected["report"] == "hunan-2025"
+    reply = page.ask(GROWTH_Q)
+    assert reply.locator(".qa-answer").inner_text().startswith(expected["text"])
+    assert "(hunan-2025)" in reply.locator(".qa-report").first.inner_text()
+    page.tab("主要指标 Key figures")
+    page.page.wait_for_function("() => document.querySelector('#qa-pairs-report input')?.value"
+                                ".includes('hunan-2025')", timeout=ANSWER_TIMEOUT)
+    page.assert_clean()
+    page.shot("library-upload.png")
+    assert "hunan-2025" in _live_reports(library)
+    page.page.close()
+
+
+def test_bad_uploads_get_a_message_and_store_nothing(server, browser, library, tmp_path):
+    novel = ("It was the best of times, it was the worst of times, it was the age of wisdom, it was the "
+             "age of foolishness, it was the epoch of belief, it was the epoch of incredulity.\n") * 300
+    files = {
+        "photo.png": b"\x89PNG\r\n\x1a\n" + bytes(2000),
+        "photo.pdf": b"\x89PNG\r\n\x1a\n" + bytes(2000),          # an image under a report's name
+        "empty.txt": b"",
+        "novel.txt": novel.encode(),
+    }
+    for name, data in files.items():
+        (tmp_path / name).write_bytes(data)
+    make_scanned_pdf(tmp_path / "scanned.pdf")
+    with open(tmp_path / "huge.txt", "wb") as f:                 # one byte over the readers' limit
+        f.truncate(MAX_BYTES + 1)
+    before = _live_reports(library)
+    page = Page(browser, server.url)
+    reasons = {"photo.png": ".png", "photo.pdf": "PDF", "empty.txt": "empty", "novel.txt": "Chinese",
+               "scanned.pdf": "text layer", "huge.txt": "MB"}
+    status = ""
+    for name, reason in reasons.items():
+        page.upload(tmp_path / name)
+        status = page.upload_status(before=status)
+        assert "未能添加 Not added" in status and reason in status and name in status, (name, status)
+        assert "Traceback" not in status and "/tmp/" not in status           # no server paths
+    page.assert_clean()
+    page.shot("library-bad-upload.png")
+    assert _live_reports(library) == before
+    page.page.close()
+
+
+def test_two_uploads_at_once_both_land(server, browser, library, tmp_path):
+    """Two tabs upload at the same moment (a .docx and a .txt, first parts of two reports)."""
+    files = []
+    for rid, make in (("anhui-2025", "docx"), ("guizhou-2025", "txt")):
+        lines = report_lines(REPORTS / f"{rid}.txt")
+        part = lines[:next(i for i, ln in enumerate(lines) if ln.startswith("二、")) + 3]
+        path = tmp_path / f"{rid}.{make}"
+        if make == "docx":
+            make_docx(part, path)
+        else:
+            path.write_text("\n".join(part) + "\n", encoding="utf-8")
+        files.append((rid, path))
+    pages = [Page(browser, server.url) for _ in files]
+    # Playwright's sync pages are driven from this thread only: start both uploads, then wait for both.
+    for pg, (_, path) in zip(pages, files):
+        pg.upload(path)
+    for pg, (rid, _) in zip(pages, files):
+        status = pg.upload_status()
+        assert "已添加 Added" in status and f"({rid})" in status, status
+        pg.assert_clean()
+        pg.page.close()
+    assert {"anhui-2025", "guizhou-2025"} <= set(_live_reports(library))
