@@ -97,15 +97,23 @@ class ReportQA:
     @classmethod
     def load(cls, library: str | Path | None = None, report: str | Path | None = None,
              index_dir: str | Path | None = None, model: str | None = None, rebuild: bool = False,
-             progress: bool = True) -> "ReportQA":
+             progress: bool = True, store: str | None = None) -> "ReportQA":
         """Open a library, building or repairing its index where needed.  `report=` alone opens a
-        library of just that report (kept in the cache, keyed by the report's path)."""
+        library of just that report (kept in the cache, keyed by the report's path).  `store=` (or
+        REPORT_QA_STORE) keeps the library in Milvus instead of FAISS: a Milvus Lite `.db` file or a
+        server's `http://host:19530`; `library=` then names it there."""
         embedder = Embedder(model)
-        root = Path(library or index_dir or (_single_report_dir(report) if report else default_library_dir()))
-        lib = Library(root, embedder, ChunkingParams())
-        lib.check_writable()
-        # A library named by the user starts empty; the default one (or a legacy index_dir) holds the bundled report.
-        lib.open(seeds=[Path(report)] if report else ([] if library else [BUNDLED_REPORT]), progress=progress)
+        store = store or os.environ.get("REPORT_QA_STORE") or None
+        if store and store != "faiss":
+            from .store.milvus import MilvusLibrary, check_uri
+            lib = MilvusLibrary(check_uri(store), embedder, ChunkingParams(),
+                                name=Path(library).name if library else "report_qa")
+            lib.open(seeds=[Path(report)] if report else [], progress=progress)
+        else:
+            root = Path(library or index_dir or (_single_report_dir(report) if report else default_library_dir()))
+            lib = Library(root, embedder, ChunkingParams())
+            # A library named by the user starts empty; the default one (or a legacy index_dir) holds the bundled report.
+            lib.open(seeds=[Path(report)] if report else ([] if library else [BUNDLED_REPORT]), progress=progress)
         if report:
             _only(lib, Path(report), progress)
         if rebuild and lib.entries:
@@ -201,10 +209,10 @@ class ReportQA:
         scope = self._scope(r, q, report)
         covered = answer_from_cover(q, r.docs, scope)
         if covered is not None:
-            return covered
+            return _asked(covered, scope or set(r.docs))
         qvec = r.retriever.embedder.query(q.text)
         passages = r.retriever.retrieve(q, k=_check_k(k), mode=mode, qvec=qvec, reports=scope)
-        return r.extractor.answer(q, qvec, passages)
+        return _asked(r.extractor.answer(q, qvec, passages), scope)
 
     def figures(self, report: str | None = None) -> list[Figure]:
         """Every figure the report states (all reports' by default), each with its citation."""
@@ -216,7 +224,7 @@ class ReportQA:
 
     def compare(self, question: str, reports: list[str] | None = None, k: int = 5) -> list[Answer]:
         """The same question asked of each report (all of them by default): one answer per report."""
-        ids = reports or [rep.id for rep in self.reports()]
+        ids = reports or list(self.reader().docs)
         return [self.ask(question, k=k, report=rid) for rid in ids]
 
     def _scope(self, r: _Reader, q: Question, report: str | list[str] | None) -> set[str] | None:
@@ -232,6 +240,13 @@ class ReportQA:
         if len(r.docs) == 1:
             return None
         return _named_reports(q, r.docs) or None
+
+
+def _asked(answer: Answer, scope: set[str] | None) -> Answer:
+    """A not-found answer still says which report was asked, when it was one."""
+    if not answer.report and scope and len(scope) == 1:
+        answer.report = next(iter(scope))
+    return answer
 
 
 def _named_reports(q: Question, docs: dict) -> set[str]:

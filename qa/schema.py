@@ -100,11 +100,11 @@ class Answer:
     passages: list[Passage] = field(default_factory=list)
     confidence: float = 0.0
     message: str = ""        # why nothing was found, for the user
+    report: str = ""         # the report it quotes; when nothing was found, the one report asked, if one
 
-    @property
-    def report(self) -> str:
-        """The report the answer quotes, "" when nothing was found."""
-        return self.citations[0].report if self.citations else ""
+    def __post_init__(self):
+        if not self.report and self.citations:
+            self.report = self.citations[0].report
 
     def to_dict(self) -> dict:
         return {"question": self.question, "found": self.found, "text": self.text, "report": self.report,
