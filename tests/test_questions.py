@@ -63,3 +63,15 @@ def test_a_question_naming_a_place_and_year_is_answered_from_that_report(library
 def test_a_plan_question_is_answered_from_the_plan_not_the_review(library):
     ans = library.ask("为改善入黄河水质，河南要实施什么工程？", report=HENAN)
     assert ans.found and "清水入黄河" in ans.text
+
+
+def test_a_huge_question_is_refused_without_being_walked_or_echoed(library):
+    from qa.errors import QuestionError
+    with pytest.raises(QuestionError) as e:
+        library.ask("问" * 10_000_000)
+    assert len(str(e.value)) < 200 and "10,000,000" in str(e.value)
+
+
+@pytest.mark.parametrize("nonsense", ["12345", "😀😀😀", "弲雛嘓溦崗赪螈該纗棟娃豲", "asdf qwer", "？？？"])
+def test_nonsense_is_declined(library, nonsense):
+    assert not library.ask(nonsense, report=HENAN).found

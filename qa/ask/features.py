@@ -28,6 +28,7 @@ FIGURE = re.compile(r"\d|[０-９]|[一二三四五六七八九十两][十百千
 ORDINAL = re.compile(r"第[一二三四五六七八九十\d]+")
 DATE = re.compile(r"(?:19|20)\d\d\s*年|\d{1,2}\s*[月日]")
 CLAUSE = re.compile(r"[^，；：]+")
+REASON = re.compile(r"考虑|为了|因为|由于|依据|基于|旨在|目的|原因|之所以|有利于|既.{2,40}又")
 # Places and people (jieba's ns/nr tags): naming one the report never mentions is asking about something else.
 NAME_TAGS = ("ns", "nr")
 
@@ -123,9 +124,12 @@ class ReportView:
 
 
 def type_match(q: Question, text: str) -> bool:
-    """A who question and a sentence naming a person; a when question and a date."""
+    """A who question and a sentence naming a person; a when question and a date; a why question
+    and a sentence that gives a reason."""
     if q.wants_person:
         return any(w.flag == "nr" for w in tagged(text))
+    if q.wants_reason:
+        return bool(REASON.search(text))
     return q.wants_date and bool(DATE.search(text))
 
 

@@ -27,6 +27,8 @@ AMOUNT_QUESTION = re.compile(r"多少|(?<!哪)几[个家项条所万亿倍次届
                              r"what (percentage|share|proportion)", re.I)
 # Asks for reasons, ways or lists: the answer is the sentence, even when a figure is mentioned.
 EXPLAIN_QUESTION = re.compile(r"为什么|为何|怎么|怎样|如何|哪些|哪几|why|how (?!many|much|fast|large|big|high|long)", re.I)
+# Asks for a reason or a basis: a sentence that gives one answers ("主要考虑", "是为了", "综合考虑了…").
+REASON_QUESTION = re.compile(r"为什么|为何|原因|考虑|依据|根据什么|出于|\bwhy\b|\breason|\bbasis\b|\bbased on\b", re.I)
 # Who, when and where (which meeting) questions want a person, a date or the meeting: the cover says.
 WHO_QUESTION = re.compile(r"谁|哪位|\bwho\b", re.I)
 WHEN_QUESTION = re.compile(r"什么时候|何时|哪天|几月|日期|\bwhen\b|what date|which day|\bon what day", re.I)
@@ -81,6 +83,7 @@ class Question:
     wants_figure: bool               # "多少", "目标", "growth": the clause with the figure answers
     wants_amount: bool               # "多少", "how many": an answer without a figure is no answer
     wants_explanation: bool          # "为什么", "哪些", "how does": the whole sentence answers
+    wants_reason: bool               # "为什么", "why", "考虑了什么": a sentence that gives a reason
     wants_person: bool
     wants_date: bool
     wants_meeting: bool
@@ -112,6 +115,7 @@ class Question:
                    wants_figure=bool(FIGURE_QUESTION.search(text)),
                    wants_amount=bool(AMOUNT_QUESTION.search(text)),
                    wants_explanation=bool(EXPLAIN_QUESTION.search(text)),
+                   wants_reason=bool(REASON_QUESTION.search(text)),
                    wants_person=bool(WHO_QUESTION.search(text)),
                    wants_date=bool(WHEN_QUESTION.search(text)),
                    wants_meeting=bool(MEETING_QUESTION.search(text)),
