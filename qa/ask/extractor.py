@@ -18,13 +18,13 @@ from pathlib import Path
 import numpy as np
 
 from ..ingest.document import Document
-from ..language.vocabulary import Vocabulary
+from ..language.vocabulary import Vocabulary, stated
 from ..model.embedder import Embedder
 from ..schema import Answer, Citation, Passage
 from ..store.base import Store
 from .features import ACCEPT, CLAUSE, RANK, ReportView, accept_features, figure_missing, has_figure, rank_features
 from .question import Question
-from .verify import stated, verify
+from .verify import verify
 
 CANDIDATE_PASSAGES = 4
 CLAUSE_FIGURE_BONUS = 0.25
@@ -120,17 +120,18 @@ class Extractor:
                      clauses: list[tuple[int, int]]) -> tuple[int, int]:
         pieces = [text[a:b] for a, b in clauses]
         if q.lang == "zh":
-            # What is asked ("比重是多少") counts twice; a clause that states a term the question
-            # names in other words (固投: 固定资产投资) counts as matching it.
-            topical = Vocabulary.topical(q.concepts)
-            match = [view.coverage(list(q.own_words) + q.focus, p)
-                     + CONCEPT_BONUS * sum(stated(c, p) for c in topical) for p in pieces]
+            # What is asked ("比重是多少") counts twice.
+            match = [view.coverage(list(q.own_words) + q.focus, p) for p in pieces]
         else:
             vecs = self._clause_vectors.get(text)
             if vecs is None:     # embedded once per sentence; a report has a few hundred
                 vecs = self._clause_vectors[text] = self.embedder.passages(pieces)
             match = list(vecs @ self.embedder.query(q.text)
                          + ENGLISH_CLAUSE_COVERAGE * np.array([view.coverage(q.words, p) for p in pieces]))
+        # A clause that states a term the question names, in its words or others (固投: 固定资产投资;
+        # "economic growth": 经济增长), is what is asked about.
+        topical = Vocabulary.topical(q.concepts)
+        match = [m + CONCEPT_BONUS * sum(stated(c, p) for c in topical) for m, p in zip(match, pieces)]
         # A figure question wants a figure: prefer a clause that has one; an amount question needs one.
         figures = [has_figure(p) for p in pieces]
         amount = q.wants_amount and any(figures)

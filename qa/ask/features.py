@@ -17,10 +17,11 @@ from ..ingest.document import Document
 from ..language.segmenter import tagged, words
 from ..store.index import Part, sentence_context
 from ..language.years import implied_years
+from ..language.vocabulary import Vocabulary, stated
 from .question import Question
 
 RANK = ["dense", "dense_gap", "coverage", "sentence_coverage", "clause_coverage", "rank",
-        "figure_match", "year_mismatch", "type_match", "heading"]
+        "figure_match", "year_mismatch", "type_match", "heading", "concept_match"]
 ACCEPT = ["score", "dense", "coverage", "known_words", "year_mismatch", "margin",
           "figure_missing", "unit_missing", "unknown_name"]
 # A figure: digits, a Chinese numeral with a multiplier (三千), or a Chinese count (八个方面, 九项).
@@ -67,6 +68,16 @@ class ReportView:
         if key not in self._shares:
             self._shares[key] = sum(any(v in c for v in variants) for c in self.contexts) / max(len(self.contexts), 1)
         return self._shares[key]
+
+    def rarest_concept(self, q: Question):
+        """Of the topical concepts a question names, the one rarest in this report: its subject."""
+        topical = Vocabulary.topical(q.concepts)
+        return min(topical, key=lambda c: self.concept_share(c.key, c.zh)) if topical else None
+
+    def states_subject(self, q: Question, i: int) -> bool:
+        """Sentence i, with its headings, states the question's subject (True when it names none)."""
+        concept = self.rarest_concept(q)
+        return concept is None or stated(concept, self.sentence_text(i) + " " + self.headings_of(i))
 
     @property
     def year(self) -> int | None:
@@ -153,7 +164,8 @@ def rank_features(view: ReportView, q: Question, i: int, rank: int, dense: float
             "figure_match": float(q.wants_figure and has_figure(text)),
             "year_mismatch": float(view.year_mismatch(q, i)),
             "type_match": float(type_match(q, text)),
-            "heading": float(i in view.headings)}
+            "heading": float(i in view.headings),
+            "concept_match": float(view.states_subject(q, i))}
 
 
 def accept_features(view: ReportView, q: Question, best, runner_up, span_text: str, glossary) -> dict:

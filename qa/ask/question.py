@@ -70,7 +70,7 @@ class Question:
     lang: str                        # "zh" or "en"
     own_words: tuple[str, ...]       # the question's own content words (Chinese questions)
     search_words: tuple[str, ...]    # what BM25 looks for: every word, translations, vocabulary variants
-    words: tuple[str, ...]           # what the answer should contain: content words and their report words
+    words: tuple[str, ...]           # what the answer should contain: content words, or an English one's dictionary words
     concepts: tuple[Concept, ...]    # indicators and policy terms it names (the vocabulary's)
     regions: tuple[Region, ...]      # provinces (or the country) it names
     places: tuple[str, ...]          # other places it names (cities, ports), in the reports' Chinese
@@ -88,6 +88,7 @@ class Question:
     wants_date: bool
     wants_meeting: bool
     quantity: str                    # "rate", "money", "count" or "" (any): what kind of figure answers
+    known: bool                      # it names something the reports contain (a word, a term, a place)
 
     @classmethod
     def parse(cls, text: str, glossary: Glossary, known: set[str] | frozenset[str] = frozenset(),
@@ -100,8 +101,10 @@ class Question:
         variants = [v for c in concepts for v in c.zh]
         # The vocabulary knows the reports' terms; the dictionary tries only the words it leaves.
         foreign = " ".join(w for w in own if w.isascii() and w not in known) if zh else vocabulary.english_rest(text)
-        translated = glossary.translate(foreign) + _variant_words(variants, known)
-        lexical = (list(words(text)) if zh else []) + translated
+        translated = glossary.translate(foreign)
+        # Variants are alternatives: BM25 may look for any of them, but the words an answer should
+        # contain are the question's own (and its dictionary words); concept_match says the rest.
+        lexical = (list(words(text)) if zh else []) + translated + _variant_words(variants, known)
         unit = UNIT.search(text)
         return cls(text=text, lang="zh" if zh else "en", own_words=tuple(own),
                    search_words=tuple(dict.fromkeys(lexical)),
@@ -120,7 +123,8 @@ class Question:
                    wants_date=bool(WHEN_QUESTION.search(text)),
                    wants_meeting=bool(MEETING_QUESTION.search(text)),
                    quantity=_quantity(text) if AMOUNT_QUESTION.search(text) or FIGURE_QUESTION.search(text)
-                   and not EXPLAIN_QUESTION.search(text) else "")
+                   and not EXPLAIN_QUESTION.search(text) else "",
+                   known=bool(concepts) or any(w in known and w not in STOPWORDS for w in own + translated))
 
     def years(self, report_year: int | None) -> frozenset[int]:
         """The years asked about, with 今年 / 去年 / "last year" resolved against a report's year."""

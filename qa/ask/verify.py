@@ -18,14 +18,14 @@ something else.  These checks are general, not per question:
           the sentence or its headings, by a variant or by all the words of one
           ("国内生产总值达到…，增长8.1%" states GDP growth).
 
-Each returns a short reason, shown to the user with "not found".
+Each returns a short reason, shown to the user with "not found".  A question that names nothing
+the reports contain ("12345", "asdf") is not asked of them at all.
 """
 from __future__ import annotations
 
 import re
 
-from ..language.segmenter import words
-from ..language.vocabulary import Vocabulary
+from ..language.vocabulary import stated
 from .features import DATE, FIGURE, ReportView, figure_missing
 from .question import Question
 
@@ -36,6 +36,8 @@ MONEY = re.compile(r"\d\s*(?:万亿|亿|万|千)?元|\d\s*(?:万亿|亿)(?!斤|�
 def verify(q: Question, view: ReportView, sentence: int, span: tuple[int, int]) -> list[str]:
     text = view.doc.text[span[0]:span[1]]
     context = view.sentence_text(sentence) + " " + view.headings_of(sentence)
+    if not q.known:
+        return ["the question names nothing the reports speak of"]
     checks = (_amount(q, text), _unit(q, text), _quantity(q, text), _place(q, view, context),
               _year(q, view, sentence), _subject(q, view, context))
     return [c for c in checks if c]
@@ -89,23 +91,5 @@ def _year(q: Question, view: ReportView, sentence: int) -> str:
 
 def _subject(q: Question, view: ReportView, context: str) -> str:
     """The most specific term the question names (the one rarest in this report) must be stated."""
-    if not (q.wants_figure or q.wants_amount):
-        return ""
-    topical = Vocabulary.topical(q.concepts)
-    if not topical:
-        return ""
-    rarest = min(topical, key=lambda c: view.concept_share(c.key, c.zh))
-    return "" if stated(rarest, context) else f"the passage does not state {rarest.zh[0]}"
-
-
-def _states(variant: str, context: str) -> bool:
-    """The variant itself, or every word of it, split as reports split them ("新增城镇就业")."""
-    if variant in context:
-        return True
-    parts = [w for w in words(variant) if len(w) > 1]
-    return len(parts) > 1 and all(w in context for w in parts)
-
-
-def stated(concept, context: str) -> bool:
-    """The concept is stated: one of its variants is, or every word of one."""
-    return any(_states(v, context) for v in concept.zh)
+    concept = view.rarest_concept(q) if q.wants_figure or q.wants_amount else None
+    return "" if concept is None or stated(concept, context) else f"the passage does not state {concept.zh[0]}"

@@ -24,6 +24,8 @@ import unicodedata
 from collections.abc import Hashable, Iterable, Sequence
 from dataclasses import dataclass
 
+from .segmenter import words
+
 log = logging.getLogger(__name__)
 
 DATA = importlib.resources.files("qa") / "data"
@@ -257,3 +259,16 @@ def _bundled() -> Vocabulary:
     log.debug("vocabulary: %d concepts, %d regions in %.0f ms",
               len(concepts), len(regions), (time.perf_counter() - started) * 1000)
     return vocabulary
+
+
+def _states(variant: str, context: str) -> bool:
+    """The variant itself, or every word of it, split as reports split them ("新增城镇就业")."""
+    if variant in context:
+        return True
+    parts = [w for w in words(variant) if len(w) > 1]
+    return len(parts) > 1 and all(w in context for w in parts)
+
+
+def stated(concept: Concept, context: str) -> bool:
+    """The concept is stated in a text: one of its variants is, or every word of one."""
+    return any(_states(v, context) for v in concept.zh)
