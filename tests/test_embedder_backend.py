@@ -7,7 +7,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from qa.model.embedder import Embedder, default_model_dir, onnx_dir
+from qa.model.embedder import Embedder, OnnxEncoder, default_model_dir, onnx_dir, query_int8_dir
 from qa.errors import ModelError
 
 pytest.importorskip("onnxruntime")
@@ -80,3 +80,35 @@ def test_answering_from_a_cached_index_never_imports_torch(qa):
     backend, torch_imported, answer = out.stdout.strip().splitlines()[-1].split(" ", 2)
     assert backend == "onnx" and torch_imported == "False", "torch costs ~5 s of cold start"
     assert "33.4%" in answer
+
+
+# -- the int8 query graph (issue 13): a switch, off by default; passages always fp32 --------------
+@pytest.fixture(scope="module")
+def int8():
+    return Embedder(query_int8=True)
+
+
+def test_int8_queries_are_off_by_default_and_on_by_switch(qa, int8, monkeypatch):
+    assert qa.embedder.query_backend == "onnx", "held-out English figures dropped with int8 queries"
+    assert int8.query_backend == "onnx-int8" and int8.model_id == qa.embedder.model_id
+    meta = json.loads((query_int8_dir() / "quantize.json").read_text(encoding="utf-8"))
+    assert query_int8_dir().parent == onnx_dir().parent and meta["min_cosine_vs_fp32"] >= 0.995
+    monkeypatch.setenv("REPORT_QA_QUERY_INT8", "maybe")
+    with pytest.raises(ModelError):
+        Embedder()
+
+
+def test_int8_queries_stay_close_and_passages_stay_fp32(qa, int8, doc):
+    q8, q32 = int8.queries(QUESTIONS), qa.embedder.queries(QUESTIONS)
+    assert float((q8 * q32).sum(axis=1).min()) > 0.995
+    assert float((int8.query(QUESTIONS[0]) * q8[0]).sum()) > 0.99999, "query() and queries() agree"
+    sentences = [doc.text[s.start:s.end] for s in doc.sentences[:10]]
+    assert np.array_equal(int8.passages(sentences), qa.embedder.passages(sentences)), \
+        "stored passage vectors must not change with the query switch"
+
+
+def test_batch_budget_does_not_change_vectors(qa, doc):
+    texts = ["passage: " + doc.text[s.start:s.end] for s in doc.sentences[::9]][:40]
+    vecs = [OnnxEncoder(onnx_dir() / "model.onnx", default_model_dir(), batch_tokens=b).encode(texts)
+            for b in (128, 4096)]
+    assert float((vecs[0] * vecs[1]).sum(axis=1).min()) > 0.99999

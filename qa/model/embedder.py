@@ -17,6 +17,14 @@ with the fp32 torch path to a cosine of 0.999999.  Every other model, and the
 default model when onnxruntime is missing or REPORT_QA_BACKEND=torch, goes
 through sentence-transformers exactly as before.
 
+Queries (issue 13, speed).  Questions are embedded by a second ONNX graph: the same export with
+most MatMul weights quantised to int8 per channel (onnxruntime's quantize_dynamic; see
+QUERY_INT8_VERSION), made once from the fp32 export and kept beside it.  Over the 614 gold
+questions it embeds a question in ~0.63x the fp32 time at a cosine of >= 0.998 to the fp32
+vector, with the same top chunk and answer on >= 99 % of them (eval/bench.md, "Agreement").  Passages -- whose vectors are
+stored in the index -- always take the fp32 graph, so the index and the model id are unchanged.
+REPORT_QA_QUERY_INT8=1 (or Embedder(query_int8=True)) switches it on.
+
 The one-time conversion and export run in a child process (prepare_default): torch and the
 float32 weights take ~1.5 GB while they work, and a child gives all of it back when it ends,
 so a server started from empty caches stays as small as one started from warm caches.
@@ -288,10 +296,88 @@ def onnx_agreement(encoder: "OnnxEncoder", st_model) -> float:
     return float(min((single * ref).sum(axis=1).min(), (batched * ref).sum(axis=1).min()))
 
 
+# The int8 query graph: MatMul weights int8 per channel, except the feed-forward output MatMuls
+# (intermediate -> hidden), kept fp32.  Measured over the 614 gold questions of the 11-report
+# library against fp32 queries (same top-1 chunk / same answer / query p50 vs fp32, one run):
+#   all MatMuls, per tensor       cosine min 0.980                       0.42x
+#   all MatMuls, per channel      98.7 % / 99.8 %, cosine min 0.9949      0.43x
+#   FFN output fp32 in layers 0-5 98.9 % / 99.7 %, cosine min 0.9976      0.53x
+#   FFN output fp32 in all layers 99.0 % / 99.5 %, cosine min 0.9982      0.63x   <- kept
+# The FFN output sees the GELU activations, whose outliers dynamic int8 rounds worst.  A
+# quantised embedding Gather does not load (its float16 scale).  Neither the quantiser's
+# pre-processing nor ORT's BERT fusions before quantising changed the speed beyond noise.
+QUERY_INT8_VERSION = 2
+QUERY_INT8_FILE = "query-int8.onnx"
+# Lowest cosine of an int8 question vector to its fp32 one, checked once when the graph is made:
+# measured 0.9982 at the lowest over the gold questions.
+QUERY_INT8_MIN_AGREEMENT = 0.995
+
+
+def query_int8_dir() -> Path:
+    """Where the int8 query graph lives: beside the fp32 export."""
+    d = onnx_dir()
+    return d.with_name(f"{d.name}.q8v{QUERY_INT8_VERSION}")
+
+
+def query_int8_wanted(flag: bool | None = None) -> bool:
+    """Embed questions with the int8 graph: `flag`, else REPORT_QA_QUERY_INT8 (default off).
+
+    Off by default: over the 614 gold questions it kept the top chunk on 99.0 % and the answer on
+    99.3 %, but lowered held-out English figures (python -m eval.run, with and without: hit@3 0.868
+    against 0.881, answers 0.843 against 0.849), so it stays a switch for speed over fidelity."""
+    if flag is not None:
+        return bool(flag)
+    env = os.environ.get("REPORT_QA_QUERY_INT8", "").strip().lower()
+    if env in ("1", "true", "yes", "on"):
+        return True
+    if env in ("", "0", "false", "no", "off"):
+        return False
+    raise ModelError(f"REPORT_QA_QUERY_INT8 must be 1 or 0, not {env!r}.")
+
+
+def quantize_query_graph(model_dir: Path, steps=None) -> Path:
+    """The int8 query graph, quantised from the fp32 export and checked against it on first use."""
+    fp32 = onnx_dir() / ONNX_FILE
+
+    def make(tmp: Path) -> None:
+        _stage(steps, "quantising the query graph")
+        _quantize(fp32, tmp / QUERY_INT8_FILE)
+        _stage(steps, "checking it")
+        texts = ["query: " + t for t in CHECK_TEXTS]
+        ref = OnnxEncoder(fp32, model_dir).encode(texts)
+        cosine = float((OnnxEncoder(tmp / QUERY_INT8_FILE, model_dir).encode(texts) * ref).sum(axis=1).min())
+        if cosine < QUERY_INT8_MIN_AGREEMENT:
+            raise ModelError(f"The int8 query graph disagrees with fp32 (cosine {cosine:.4f}).")
+        (tmp / "quantize.json").write_text(json.dumps(
+            {"model_id": default_model_id(), "version": QUERY_INT8_VERSION,
+             "min_cosine_vs_fp32": round(cosine, 5)}, indent=2) + "\n", encoding="utf-8")
+    return build_once(query_int8_dir(), QUERY_INT8_FILE, make)
+
+
+def _quantize(src: Path, out: Path) -> None:
+    from onnxruntime.quantization import QuantType, quantize_dynamic
+    root = logging.getLogger()
+    level, root.level = root.level, logging.ERROR     # its advice to pre-process, measured above
+    try:
+        quantize_dynamic(str(src), str(out), op_types_to_quantize=["MatMul"], per_channel=True,
+                         weight_type=QuantType.QInt8, nodes_to_exclude=_ffn_outputs(src))
+    finally:
+        root.setLevel(level)
+
+
+def _ffn_outputs(src: Path) -> list[str]:
+    """The MatMuls whose weight maps the feed-forward width back to the hidden width."""
+    import onnx
+    graph = onnx.load(str(src)).graph
+    wide = {i.name for i in graph.initializer if len(i.dims) == 2 and i.dims[0] > i.dims[1] * 2}
+    return [n.name for n in graph.node if n.op_type == "MatMul" and any(x in wide for x in n.input)]
+
+
 class OnnxEncoder:
     """Tokenizer + onnxruntime session: texts (prompts already prepended) to unit vectors."""
 
-    def __init__(self, onnx_path: Path, model_dir: Path, threads: int | None = None):
+    def __init__(self, onnx_path: Path, model_dir: Path, threads: int | None = None,
+                 batch_tokens: int | None = None):
         import onnxruntime as ort
         from tokenizers import Tokenizer
 
@@ -311,6 +397,7 @@ class OnnxEncoder:
         options.log_severity_level = 3
         self.session = ort.InferenceSession(str(onnx_path), options, providers=["CPUExecutionProvider"])
         self.dim = int(config["hidden_size"])
+        self.batch_tokens = batch_tokens or ONNX_BATCH_TOKENS
 
     def _run(self, encodings) -> np.ndarray:
         n = max(len(e.ids) for e in encodings)
@@ -333,7 +420,7 @@ class OnnxEncoder:
         batches, i = [], 0
         while i < len(order):
             longest = len(encodings[order[i]].ids)
-            size = max(1, min(batch_size, ONNX_BATCH_TOKENS // max(longest, 1)))
+            size = max(1, min(batch_size, self.batch_tokens // max(longest, 1)))
             batches.append(order[i:i + size])
             i += size
         if progress:
@@ -366,22 +453,31 @@ def _reason(e: Exception) -> str:
     return str(e)[:300] if isinstance(e, ModelError) else f"{type(e).__name__}: {str(e)[:200]}"
 
 
-def prepare_default(onnx: bool) -> str | None:
-    """Make whatever the default model still lacks (its conversion; its ONNX export if `onnx`),
-    in a child process so that torch's memory is returned when it ends.
+def _missing(onnx: bool, int8: bool) -> list[bool]:
+    """Which of the conversion, the ONNX export and the int8 query graph are still to be made."""
+    return [not (default_model_dir() / "modules.json").exists(),
+            onnx and not (onnx_dir() / ONNX_FILE).exists(),
+            onnx and int8 and not (query_int8_dir() / QUERY_INT8_FILE).exists()]
 
-    Raises ModelError when the model cannot be converted; returns why the ONNX export could not
-    be made (the caller decides whether torch may stand in), or None."""
-    missing = [not (default_model_dir() / "modules.json").exists(),
-               onnx and not (onnx_dir() / ONNX_FILE).exists()]
+
+def prepare_default(onnx: bool, int8: bool = False) -> dict:
+    """Make whatever the default model still lacks (its conversion; its ONNX export if `onnx`;
+    the int8 query graph if `int8` too), in a child process so that torch's memory is returned
+    when it ends.
+
+    Raises ModelError when the model cannot be converted; returns why the ONNX export or the
+    int8 graph could not be made ({"onnx_error": ..., "int8_error": ...}; the caller decides
+    whether fp32 or torch may stand in), or {}."""
+    missing = _missing(onnx, int8)
     if not any(missing):
-        return None
-    log.info("First use: converting the embedded multilingual-e5-small model%s into %s (once)",
-             " and exporting it to ONNX" if missing[1] else "", default_model_dir().parent)
+        return {}
+    log.info("First use: preparing the embedded multilingual-e5-small model (%s) in %s (once)",
+             ", ".join(n for n, m in zip(("conversion", "ONNX export", "int8 query graph"), missing) if m),
+             default_model_dir().parent)
     code = "import sys; from qa.model.embedder import _prepare_child; _prepare_child(sys.argv[1:])"
     env = {**os.environ, "PYTHONPATH": os.pathsep.join(
         [str(Path(__file__).resolve().parents[2]), os.environ.get("PYTHONPATH", "")])}
-    args = [str(int(onnx)), str(logging.getLogger("qa").getEffectiveLevel())]
+    args = [str(int(onnx)), str(logging.getLogger("qa").getEffectiveLevel()), str(int(int8))]
     # stdout carries the child's one-line JSON result; its log and progress bars go to our stderr.
     done = subprocess.run([sys.executable, "-c", code, *args], stdout=subprocess.PIPE, text=True, env=env)
     lines = done.stdout.strip().splitlines()
@@ -392,30 +488,51 @@ def prepare_default(onnx: bool) -> str | None:
                          f"see the messages above.") from None
     if result.get("error"):
         raise ModelError(result["error"])
-    return result.get("onnx_error")
+    return result
 
 
 def _prepare_child(argv: list[str]) -> None:
     """The child process of prepare_default: convert, check, export, check; report as JSON."""
-    onnx, level = bool(int(argv[0])), int(argv[1])
+    onnx, level, int8 = bool(int(argv[0])), int(argv[1]), len(argv) > 2 and bool(int(argv[2]))
     from ..cli import configure_logging       # this child is a command of its own
     configure_logging(level)
     result_out, sys.stdout = sys.stdout, sys.stderr       # stray output must not corrupt the result
-    missing = [not (default_model_dir() / "modules.json").exists(), onnx and not (onnx_dir() / ONNX_FILE).exists()]
-    steps = Steps(2 * sum(missing))          # each part is made, then checked
+    steps = Steps(2 * sum(_missing(onnx, int8)))          # each part is made, then checked
     result = {}
     try:
         model_dir = materialise_default_dir(steps)
         if onnx:
-            try:
-                export_default_onnx(model_dir, steps)
-            except Exception as e:  # the parent falls back to torch, or reports it if ONNX was required
-                result["onnx_error"] = _reason(e)
+            _prepare_onnx(model_dir, int8, steps, result)
     except Exception as e:  # any failure to convert is the user's ModelError, not a traceback
         result["error"] = _reason(e)
     finally:
         steps.close()
     result_out.write(json.dumps(result) + "\n")
+
+
+def _prepare_onnx(model_dir: Path, int8: bool, steps, result: dict) -> None:
+    """The ONNX export and the int8 query graph; why either failed goes into `result`."""
+    try:
+        export_default_onnx(model_dir, steps)
+    except Exception as e:  # the parent falls back to torch, or reports it if ONNX was required
+        result["onnx_error"] = _reason(e)
+        return
+    if int8:
+        try:
+            quantize_query_graph(model_dir, steps)
+        except Exception as e:  # the parent embeds questions in fp32 instead
+            result["int8_error"] = _reason(e)
+
+
+def _query_int8(model_dir: Path, error: str | None) -> "OnnxEncoder | None":
+    """The int8 query encoder; None (questions go through fp32) if it cannot be had."""
+    try:
+        if error:
+            raise ModelError(error)
+        return OnnxEncoder(quantize_query_graph(model_dir) / QUERY_INT8_FILE, model_dir)
+    except Exception as e:  # fp32 gives the reference vectors; only speed is lost
+        log.warning("The int8 query graph is unavailable (%s); questions use fp32.", _reason(e))
+        return None
 
 
 class Embedder:
@@ -424,19 +541,25 @@ class Embedder:
     backend: "auto" (default, or REPORT_QA_BACKEND): onnxruntime for the default model when
     it is installed, else torch; "onnx": the default model through onnxruntime or an error;
     "torch": sentence-transformers.  Other models always go through sentence-transformers.
+    query_int8 (default, or REPORT_QA_QUERY_INT8; off): with the ONNX backend, questions go
+    through the int8 query graph; passages always go through fp32.
     """
 
-    def __init__(self, model: str | None = None, backend: str | None = None):
+    def __init__(self, model: str | None = None, backend: str | None = None, query_int8: bool | None = None):
         choice = _backend_choice(backend)
         self._st = None
         self.onnx: OnnxEncoder | None = None
+        self.query_onnx: OnnxEncoder | None = None
         if model in (None, "", DEFAULT_MODEL):
             self.model_id = default_model_id()
             wants_onnx = choice != "torch" and onnxruntime_available()
-            export_error = prepare_default(onnx=wants_onnx)
+            int8 = wants_onnx and query_int8_wanted(query_int8)
+            errors = prepare_default(onnx=wants_onnx, int8=int8)
             self.path = default_model_dir()
             if choice != "torch":
-                self.onnx = _default_onnx(self.path, choice == "onnx", export_error)
+                self.onnx = _default_onnx(self.path, choice == "onnx", errors.get("onnx_error"))
+            if self.onnx is not None and int8:
+                self.query_onnx = _query_int8(self.path, errors.get("int8_error"))
         else:
             if choice == "onnx":
                 raise ModelError("The ONNX backend serves the default model only; "
@@ -444,6 +567,8 @@ class Embedder:
             self.model_id = model
             self.path, self._st = model, _load(model)
         self.backend = "onnx" if self.onnx is not None else "torch"
+        # How questions are embedded: "onnx-int8", "onnx" (fp32) or "torch".
+        self.query_backend = "onnx-int8" if self.query_onnx is not None else self.backend
         if self.onnx is not None:
             self.prompts = _prompts(Path(self.path))
             self.dim = self.onnx.dim
@@ -474,8 +599,19 @@ class Embedder:
                               show_progress_bar=progress)
         return np.ascontiguousarray(vecs, dtype=np.float32)
 
+    def _encode_questions(self, texts: list[str]) -> np.ndarray:
+        if self.query_onnx is None:
+            return self._encode(texts, self.query_prompt)
+        prefix = self.prompts.get(self.query_prompt, "") if self.query_prompt else ""
+        # One at a time: dynamic int8 scales each activation over the whole batch, so a question
+        # padded into a batch got another vector (cosine 0.9986 to its own) than query() gives it.
+        out = np.empty((len(texts), self.dim), dtype=np.float32)
+        for i, t in enumerate(texts):
+            out[i] = self.query_onnx.encode([prefix + t])[0]
+        return out
+
     def _encode_query(self, text: str) -> np.ndarray:
-        vec = self._encode([text], self.query_prompt)[0]
+        vec = self._encode_questions([text])[0]
         vec.setflags(write=False)
         return vec
 
@@ -487,7 +623,7 @@ class Embedder:
         self._query.cache_clear()
 
     def queries(self, texts: list[str]) -> np.ndarray:
-        return self._encode(list(texts), self.query_prompt)
+        return self._encode_questions(list(texts))
 
     def passages(self, texts: list[str], progress: bool = False) -> np.ndarray:
         return self._encode(list(texts), self.passage_prompt, progress=progress)
