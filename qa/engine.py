@@ -90,7 +90,9 @@ class _Reader:
 class ReportQA:
     def __init__(self, library: Library):
         self.library = library
-        self._lock = threading.Lock()     # one writer; readers take a consistent snapshot
+        # Questions read a snapshot (_Reader) and never wait for an add: the library changes under
+        # _writing (held through the embedding), and the snapshot is swapped in one assignment.
+        self._writing = threading.Lock()
         self._calibration: dict | None = None
         self._reader = _Reader(library) if library.entries else None
 
@@ -125,16 +127,19 @@ class ReportQA:
         return self.library.reports
 
     def add(self, path: str | Path, progress: bool = True) -> Report:
-        with self._lock:
+        with self._writing:
             report = self.library.add([path], progress=progress)[0]
-            self._reader = _Reader(self.library, self._calibration)
+            self._refresh()
         return report
 
     def remove(self, report_id: str) -> Report:
-        with self._lock:
+        with self._writing:
             gone = self.library.remove(report_id)
-            self._reader = _Reader(self.library, self._calibration) if self.library.entries else None
+            self._refresh()
         return gone
+
+    def _refresh(self) -> None:
+        self._reader = _Reader(self.library, self._calibration) if self.library.entries else None
 
     def text_of(self, report_id: str) -> str:
         return self.library.entry(report_id).doc.text
@@ -160,9 +165,9 @@ class ReportQA:
     def use_calibration(self, params: dict | None) -> None:
         """Answer with other fitted weights (calibration.json's form; None: the shipped ones).  The
         evaluation uses it to measure each report with weights fitted on the other reports."""
-        with self._lock:
+        with self._writing:
             self._calibration = params
-            self._reader = _Reader(self.library, params) if self.library.entries else None
+            self._refresh()
 
     @property
     def embedder(self):
@@ -183,13 +188,15 @@ class ReportQA:
     # -- asking --------------------------------------------------------------
     def reader(self) -> _Reader:
         """The current generation: another process may have added or removed a report since."""
-        with self._lock:
-            if self.library.changed():
-                self.library.open(progress=False)
-                self._reader = _Reader(self.library, self._calibration) if self.library.entries else None
-            if self._reader is None:
-                raise ReportError(EMPTY_LIBRARY)
-            return self._reader
+        if self.library.changed():
+            with self._writing:
+                if self.library.changed():
+                    self.library.open(progress=False)
+                    self._refresh()
+        reader = self._reader
+        if reader is None:
+            raise ReportError(EMPTY_LIBRARY)
+        return reader
 
     def question(self, text: str) -> Question:
         return self.reader().retriever.question(clean_question(text))

@@ -8,6 +8,7 @@ A library directory holds generations and a CURRENT file naming the live one:
     gen-…/reports/ID.txt     a report's text as read from its file: the source of truth
     gen-…/reports/ID.chunks.npy, ID.sentences.npy      its vectors
     gen-…/dense.faiss, bm25/, glossary.json            assembled over all reports
+    texts/SHA.txt            a second copy of every text, named by its checksum
 
 A write (add, remove, rebuild) embeds outside the lock, then under it re-reads
 the live generation, writes a new one beside it and swaps CURRENT in one atomic
@@ -50,6 +51,12 @@ FORMAT_VERSION = 6
 # The previous generation is kept after a swap: a reader that read CURRENT just before it may still
 # be loading it.  Older ones, and any a crash left half-written, go at the next write.
 KEEP_GENERATIONS = 2
+# The 33 reports here have 10,400-28,000 characters; embedding runs at ~4,000 characters a second on
+# two cores, so ten times the longest still indexes in about a minute, and a wrong file is stopped.
+MAX_REPORT_CHARS = 300_000
+# Every report's text is also kept once, outside the generations, named by its sha256: the second
+# copy that a damaged text is restored from.
+TEXTS = "texts"
 
 
 def _sha256_file(path: Path) -> str:
@@ -145,8 +152,13 @@ class Library:
         if stale:
             log.warning("Repairing the library in %s: %s", self.root,
                         "; ".join(f"{rid}: {why}" for rid, why in stale.items()))
-            with self._locked():
-                self._write(self.entries, progress=progress, redo=set(stale))
+            try:
+                with self._locked():
+                    self._write(self.entries, progress=progress, redo=set(stale))
+            except IndexStoreError as e:     # a read-only library is repaired for this process only
+                log.warning("%s Answering from a repair kept in memory.", e)
+                self.entries = self._renumbered(self.entries, progress, set(stale))
+                self.index = _assemble(self.entries) if self.entries else None
         return self
 
     def _loadable(self, name: str) -> bool:
@@ -174,26 +186,27 @@ class Library:
 
     def _load(self, name: str):
         gen = self.root / name
-        try:
-            manifest = json.loads((gen / "manifest.json").read_text(encoding="utf-8"))
-            files = manifest["files"]
-            records = manifest["reports"]
-        except (OSError, ValueError, KeyError, TypeError) as e:
-            raise IndexStoreError(f"The library generation {gen} is damaged ({type(e).__name__}).") from None
+        manifest, files, records, stale = self._manifest(gen)
         bad = {rel for rel, digest in files.items() if not _intact(gen / rel, digest)}
-        stale: dict[str, str] = {}
         same_setup = all(manifest.get(k) == v for k, v in self._expected().items())
         entries, first_chunk = [], 0
         for rec in records:
             rid = rec["id"]
-            if f"reports/{rid}.txt" in bad:
-                raise IndexStoreError(f"The text of report {rid} in {gen} is damaged.")
-            raw = (gen / "reports" / f"{rid}.txt").read_text(encoding="utf-8")
+            raw = self._text(gen, rid, files, bad, rec.get("sha256", ""))
+            if raw is not None and f"reports/{rid}.txt" in bad:
+                stale.setdefault("*", "a report's text was damaged and restored from another generation")
+            if raw is None:
+                log.error("The text of report %s is damaged in every copy of the library in %s; "
+                          "it is left out: add its file again.", rid, self.root)
+                stale["*"] = "a report's text was lost"
+                continue
             doc = parse(raw, source=rec.get("source", ""))
             chunks = chunk_document(doc, self.params, rid, first_chunk)
             first_chunk += len(chunks)
             vectors = None
-            if not same_setup:
+            if rid in stale:
+                pass
+            elif not same_setup:
                 stale[rid] = "built with another model, chunking or format"
             elif chunks_sha256(chunks) != rec.get("chunks_sha256"):
                 stale[rid] = "the parser or chunker has changed"
@@ -204,14 +217,43 @@ class Library:
                 if vectors is None:
                     stale[rid] = "its vectors do not fit its text"
             cv, sv = vectors or (None, None)
-            report = Report(**{k: rec[k] for k in Report.__dataclass_fields__ if k in rec})
+            report = Report(**{k: rec[k] for k in Report.__dataclass_fields__ if k in rec}) \
+                if "sha256" in rec else _record(rid, raw, doc, chunks, rec.get("source", ""))
             entries.append(Entry(report, raw, doc, chunks, cv, sv))
-        self.entries, self.generation = entries, name
+        self.entries, self.generation, self.index = entries, name, None
         if not stale and bad - {f for f in files if f.startswith("reports/")}:
             stale["*"] = "the combined index is damaged"
-        if not stale:
+        if not stale and entries:       # an empty library is a library, with nothing to search
             self.index = self._combined(gen, manifest)
         return name, manifest, stale
+
+    def _manifest(self, gen: Path) -> tuple[dict, dict, list, dict]:
+        """The manifest; when it is damaged, the reports are read back from the texts in the
+        generation (nothing derived is trusted then)."""
+        try:
+            manifest = json.loads((gen / "manifest.json").read_text(encoding="utf-8"))
+            return manifest, manifest["files"], manifest["reports"], {}
+        except (OSError, ValueError, KeyError, TypeError) as e:
+            texts = sorted((gen / "reports").glob("*.txt"))
+            if not texts:
+                raise IndexStoreError(f"The library generation {gen} is damaged ({type(e).__name__}).") from None
+            log.warning("The manifest of %s is damaged; reading its %d report texts again.", gen, len(texts))
+            records = [{"id": t.stem, "source": ""} for t in texts]
+            return {}, {}, records, {t.stem: "the manifest was damaged" for t in texts}
+
+    def _text(self, gen: Path, rid: str, files: dict, bad: set, sha: str) -> str | None:
+        """A report's text; a damaged copy is replaced by the library's second copy (texts/SHA.txt,
+        named by its checksum) or an intact one from another generation."""
+        rel = f"reports/{rid}.txt"
+        if rel not in bad:
+            return (gen / rel).read_text(encoding="utf-8")
+        spare = self.root / TEXTS / f"{sha}.txt"
+        if sha and _intact_text(spare, sha):
+            return spare.read_text(encoding="utf-8")
+        for g in self.root.glob("gen-*"):
+            if g != gen and _intact(g / rel, files.get(rel, "")):
+                return (g / rel).read_text(encoding="utf-8")
+        return None
 
     def _combined(self, gen: Path, manifest: dict) -> Index:
         try:
@@ -258,6 +300,10 @@ class Library:
         read = []
         for path in paths:
             raw = read_text(path)
+            if len(raw) > MAX_REPORT_CHARS:
+                raise ReportError(f"{Path(path).name} has {len(raw):,} characters of text; a government work "
+                                  f"report has 10,000-30,000, and this one would take long to index: "
+                                  f"check that it is the right file (the limit is {MAX_REPORT_CHARS:,}).")
             read.append((raw, parse(raw, source=str(path)), str(path)))
         fresh = [r for r in read if _sha(r[0]) not in {e.report.sha256 for e in self.entries}]
         vectors = {id(doc): self._embed(doc, chunk_document(doc, self.params), progress) for _, doc, _ in fresh}
@@ -307,10 +353,9 @@ class Library:
         vectors = self.embedder.passages(embed_texts(doc, chunks), progress=progress)
         return vectors[:len(chunks)], vectors[len(chunks):]
 
-    def _write(self, entries: list[Entry], progress: bool, redo: set[str] = frozenset()) -> None:
-        """Write `entries` as a new generation and make it live (the caller holds the lock)."""
-        first = 0
-        renumbered = []
+    def _renumbered(self, entries: list[Entry], progress: bool, redo: set[str]) -> list[Entry]:
+        """The entries with their chunks numbered through the library, embedded where needed."""
+        first, out = 0, []
         for e in entries:
             chunks = chunk_document(e.doc, self.params, e.report.id, first)
             first += len(chunks)
@@ -318,7 +363,12 @@ class Library:
                 cv, sv = self._embed(e.doc, chunks, progress)
             else:
                 cv, sv = e.chunk_vectors, e.sentence_vectors
-            renumbered.append(Entry(e.report, e.raw, e.doc, chunks, cv, sv))
+            out.append(Entry(e.report, e.raw, e.doc, chunks, cv, sv))
+        return out
+
+    def _write(self, entries: list[Entry], progress: bool, redo: set[str] = frozenset()) -> None:
+        """Write `entries` as a new generation and make it live (the caller holds the lock)."""
+        renumbered = self._renumbered(entries, progress, redo)
         index = _assemble(renumbered) if renumbered else None
         gen = self._new_generation(renumbered, index)
         self.entries, self.index, self.generation = renumbered, index, gen.name
@@ -328,6 +378,8 @@ class Library:
         gen = None
         try:
             gen = Path(tempfile.mkdtemp(prefix="gen-", dir=self.root))
+            for e in entries:
+                _keep_text(self.root, e.raw)
             files = _write_generation(gen, entries, index)
             manifest = dict(self._expected(), built_at=time.strftime("%Y-%m-%dT%H:%M:%S"),
                             reports=[dict(e.report.to_dict(), chunks_sha256=chunks_sha256(e.chunks))
@@ -349,10 +401,32 @@ class Library:
         for g in gens:
             if g.name not in keep:
                 shutil.rmtree(g, ignore_errors=True)
+        wanted = {f"{e.report.sha256}.txt" for e in self.entries}
+        for spare in (self.root / TEXTS).glob("*.txt"):
+            if spare.name not in wanted:
+                spare.unlink(missing_ok=True)
 
 
 def _sha(raw: str) -> str:
     return hashlib.sha256(raw.encode("utf-8")).hexdigest()
+
+
+def _intact_text(path: Path, sha: str) -> bool:
+    try:
+        return _sha(path.read_text(encoding="utf-8")) == sha
+    except (OSError, UnicodeDecodeError):
+        return False
+
+
+def _keep_text(root: Path, raw: str) -> None:
+    """The second copy of a text, written once (atomically) and never changed."""
+    spare = root / TEXTS / f"{_sha(raw)}.txt"
+    if spare.exists():
+        return
+    spare.parent.mkdir(exist_ok=True)
+    tmp = spare.with_suffix(".tmp")
+    _write_file(tmp, raw)
+    os.replace(tmp, spare)
 
 
 def _intact(path: Path, digest: str) -> bool:

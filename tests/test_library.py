@@ -187,3 +187,45 @@ def test_sentence_vectors_are_read_into_memory_not_mapped(built):
     path = root / _gen(root) / "reports" / "henan-2024.sentences.npy"
     os.truncate(path, 128)
     assert "33.4%" in qa.ask(TECH).text
+
+
+def test_removing_the_last_report_sticks(built):
+    report, root = built
+    qa = ReportQA.load(index_dir=root, progress=False)
+    qa.remove("henan-2024")
+    assert ReportQA.load(library=root, progress=False).reports() == []
+    with pytest.raises(ReportError, match="no reports"):
+        ReportQA.load(library=root, progress=False).ask(TECH)
+
+
+def test_one_damaged_text_costs_no_other_report(built, jilin_part):
+    report, root = built
+    qa = ReportQA.load(index_dir=root, progress=False)
+    qa.add(jilin_part, progress=False)
+    path = root / _gen(root) / "reports" / "jilin-2025.txt"
+    path.write_text(path.read_text(encoding="utf-8").replace("2249公里", "9999公里"), encoding="utf-8")
+    again = ReportQA.load(library=root, progress=False)
+    assert sorted(r.id for r in again.reports()) == ["henan-2024", "jilin-2025"]
+    assert "9999公里" not in again.text_of("jilin-2025"), "an intact copy from the previous generation"
+    assert "33.4%" in again.ask(TECH, report="henan-2024").text
+
+
+def test_a_damaged_manifest_is_rebuilt_from_the_texts(built, jilin_part):
+    report, root = built
+    qa = ReportQA.load(index_dir=root, progress=False)
+    qa.add(jilin_part, progress=False)
+    (root / _gen(root) / "manifest.json").write_text("{not json")
+    again = ReportQA.load(library=root, progress=False)
+    assert sorted(r.id for r in again.reports()) == ["henan-2024", "jilin-2025"]
+    assert "33.4%" in again.ask(TECH, report="henan-2024").text
+
+
+def test_a_text_far_longer_than_any_report_is_refused_before_embedding(tmp_path, small_report):
+    from qa.library import MAX_REPORT_CHARS
+    big = tmp_path / "big.txt"
+    text = small_report.read_text(encoding="utf-8")
+    big.write_text(text * (MAX_REPORT_CHARS // len(text) + 1), encoding="utf-8")
+    qa = ReportQA.load(library=tmp_path / "lib", progress=False)
+    with pytest.raises(ReportError, match="characters of text"):
+        qa.add(big, progress=False)
+    assert qa.reports() == []

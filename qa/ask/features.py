@@ -29,6 +29,7 @@ FIGURE = re.compile(r"\d|[０-９]|[一二三四五六七八九十两][十百千
 ORDINAL = re.compile(r"第[一二三四五六七八九十\d]+")
 DATE = re.compile(r"(?:19|20)\d\d\s*年|\d{1,2}\s*[月日]")
 CLAUSE = re.compile(r"[^，；：]+")
+OPENING = 12      # characters of a paragraph that say what period it sums up ("五年来，")
 REASON = re.compile(r"考虑|为了|因为|由于|依据|基于|旨在|目的|原因|之所以|有利于|既.{2,40}又")
 # Places and people (jieba's ns/nr tags): naming one the report never mentions is asking about something else.
 NAME_TAGS = ("ns", "nr")
@@ -119,7 +120,8 @@ class ReportView:
     def years_of(self, i: int) -> frozenset[int]:
         """The years sentence i speaks of, by what it and its headings name and where it stands."""
         para = self.doc.paragraphs[self.doc.sentences[i].paragraph]
-        return implied_years(para.part, self.sentence_text(i) + para.section, self.year)
+        opening = self.doc.text[para.start:min(para.end, para.start + OPENING)]
+        return implied_years(para.part, self.sentence_text(i) + para.section, self.year, opening)
 
     def year_mismatch(self, q: Question, i: int) -> bool:
         """The question names (or its tense points to) a year that the sentence does not speak of."""

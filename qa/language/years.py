@@ -11,6 +11,9 @@ import re
 YEAR = re.compile(r"(?<!\d)((?:19|20)\d\d)(?!\d)")
 REVIEW = re.compile(r"回顾|过去一年|过去五年")
 FIVE_YEARS = re.compile(r"过去五年|五年来")
+# A paragraph that sums up several years ("五年来，…年均增长5.2%") speaks of a period, not of the
+# year its part reviews: only the years it names count.
+SEVERAL_YEARS = re.compile(r"五年来|过去五年|十年来|过去十年|新时代十年|年均")
 
 
 def years_in(text: str) -> frozenset[int]:
@@ -18,10 +21,13 @@ def years_in(text: str) -> frozenset[int]:
     return frozenset(int(y) for y in YEAR.findall(text))
 
 
-def implied_years(part: str, text: str, report_year: int | None) -> frozenset[int]:
+def implied_years(part: str, text: str, report_year: int | None, opening: str = "") -> frozenset[int]:
     """The years a passage speaks of: those it and its part heading name; where the heading names
-    none, the year its part is about (a review: the year before the report's, or the five before)."""
+    none, the year its part is about (a review: the year before the report's, or the five before),
+    unless the passage or its paragraph's opening (`opening`) sums up several years."""
     named = years_in(text) | years_in(part)
+    if SEVERAL_YEARS.search(opening + text):
+        return frozenset(years_in(text))
     if report_year and not years_in(part):
         if FIVE_YEARS.search(part):
             named |= set(range(report_year - 5, report_year))
