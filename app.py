@@ -848,6 +848,8 @@ def parse_args(argv=None) -> argparse.Namespace:
     p.add_argument("--library", default=None,
                    help="the library of reports to serve and add uploads to (default: $REPORT_QA_LIBRARY, "
                         "else index/ in a checkout, holding the bundled Henan 2024 report)")
+    p.add_argument("--store", metavar="URI", default=None,
+                   help="faiss (default), a Milvus Lite .db file, or http://host:19530 for a Milvus server ($REPORT_QA_STORE)")
     p.add_argument("--report", default=None,
                    help="report text/PDF-extracted file to answer from (default: the bundled "
                         "Henan 2024 government work report)")
@@ -884,7 +886,8 @@ def main(argv=None) -> int:
     print("Loading the report, model and index (the first start builds what is missing)… "
           "正在加载报告、模型和索引…", flush=True)
     try:
-        qa = ReportQA.load(library=args.library, report=args.report, index_dir=args.index_dir, model=args.model)
+        qa = ReportQA.load(library=args.library, report=args.report, index_dir=args.index_dir, model=args.model,
+                           store=args.store)
     except ReportQAError as e:
         print(f"Cannot start: {e}", file=sys.stderr)
         return 2

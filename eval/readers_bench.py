@@ -2,7 +2,7 @@
 
 Each report is laid out as a PDF (reportlab, STSong-Light, footer "— N —" on every page, the
 title as running header on later pages) and as a .docx, then read back.  Prints the tables in
-eval/readers.md.  Run: python eval/readers_bench.py [/path/to/corpus/reports]
+eval/readers.md.  Run: python -m eval.readers_bench [/path/to/corpus/reports]
 """
 from __future__ import annotations
 
@@ -14,14 +14,12 @@ import time
 import unicodedata
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
-sys.path[:0] = [str(ROOT), str(ROOT / "tests")]
+from qa.ingest.readers import read_text
+from tests.report_files import make_docx, make_pdf, report_lines
 
-from report_files import make_docx, make_pdf, report_lines  # noqa: E402
+from .run import SHARED_REPORTS
 
-from qa.ingest.readers import read_text  # noqa: E402
-
-CORPUS = Path(sys.argv[1] if len(sys.argv) > 1 else "/work/shared/corpus/reports")
+CORPUS = Path(sys.argv[1]) if len(sys.argv) > 1 else SHARED_REPORTS
 RUNS = 3
 
 

@@ -43,6 +43,7 @@ def _library(p: argparse.ArgumentParser) -> None:
     p.add_argument("--library", metavar="DIR", default=None,
                    help="the library directory (default: $REPORT_QA_LIBRARY, else the bundled report's, index/ in a checkout)")
     p.add_argument("--model", default=None, help="a sentence-transformers name or local path (default: multilingual-e5-small)")
+    p.add_argument("--store", metavar="URI", default=None, help="faiss (default), a Milvus Lite .db file, or http://host:19530 for a Milvus server ($REPORT_QA_STORE)")
 
 
 def _reports(p: argparse.ArgumentParser, help: str) -> None:
@@ -132,7 +133,7 @@ def _open(a: argparse.Namespace) -> ReportQA:
         raise ReportError(f"{report} would replace the library's reports; add it with "
                           f"`python -m qa add {report} --library {a.library}` and ask it with --report ID.")
     return ReportQA.load(library=a.library, report=report, index_dir=index, model=a.model,
-                         rebuild=a.command == "build", progress=_progress())
+                         rebuild=a.command == "build", progress=_progress(), store=a.store)
 
 
 def _progress() -> bool:

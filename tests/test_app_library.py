@@ -17,7 +17,7 @@ from pathlib import Path
 import pytest
 
 from qa.ingest.readers import MAX_BYTES
-from report_files import make_docx, make_pdf, make_scanned_pdf, report_lines
+from tests.report_files import make_docx, make_pdf, make_scanned_pdf, report_lines
 from test_app import ANSWER_TIMEOUT, ARTIFACTS, CHROMIUM_ARGS, ROOT, chromium, running_app  # noqa: F401
 
 REPORTS = ROOT.parent / "shared" / "corpus" / "reports"

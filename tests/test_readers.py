@@ -18,7 +18,7 @@ import pytest
 
 from qa.errors import ReportError
 from qa.ingest.readers import MAX_BYTES, detect_format, read_text
-from report_files import make_docx, make_pdf, make_scanned_pdf, report_lines
+from tests.report_files import make_docx, make_pdf, make_scanned_pdf, report_lines
 
 CORPUS = Path("/work/shared/corpus/reports")
 REPORTS = ["zhejiang-2025", "national-2025"]
