@@ -18,7 +18,7 @@ import pytest
 
 from qa.ingest.readers import MAX_BYTES
 from tests.report_files import make_docx, make_pdf, make_scanned_pdf, report_lines
-from test_app import ANSWER_TIMEOUT, ARTIFACTS, CHROMIUM_ARGS, ROOT, chromium, running_app  # noqa: F401
+from tests.test_app import ANSWER_TIMEOUT, ARTIFACTS, CHROMIUM_ARGS, ROOT, chromium, running_app  # noqa: F401
 
 REPORTS = ROOT.parent / "shared" / "corpus" / "reports"
 SHARED = ["jilin-2025", "zhejiang-2025", "national-2025", "hebei-2025", "tibet-2025"]
