@@ -101,14 +101,10 @@ def _record(rid: str, raw: str, doc: Document, chunks: list[Chunk], source: str)
                   source=Path(source).name if source else "", chunks=len(chunks), sentences=len(doc.sentences))
 
 
-class Library:
-    def __init__(self, root: str | Path, embedder: Embedder, params: ChunkingParams = ChunkingParams()):
-        self.root, self.embedder, self.params = Path(root), embedder, params
-        self.entries: list[Entry] = []
-        self.index: Index | None = None
-        self.generation = ""
+class Catalog:
+    """The reports of a library, whatever store keeps it."""
+    entries: list[Entry]
 
-    # -- reading ---------------------------------------------------------------
     @property
     def reports(self) -> list[Report]:
         return [e.report for e in self.entries]
@@ -120,6 +116,15 @@ class Library:
         known = ", ".join(e.report.id for e in self.entries) or "none"
         raise ReportError(f"No report {rid!r} in the library (reports: {known}).")
 
+
+class Library(Catalog):
+    def __init__(self, root: str | Path, embedder: Embedder, params: ChunkingParams = ChunkingParams()):
+        self.root, self.embedder, self.params = Path(root), embedder, params
+        self.entries: list[Entry] = []
+        self.index: Index | None = None
+        self.generation = ""
+
+    # -- reading ---------------------------------------------------------------
     def _expected(self) -> dict:
         return {"format_version": FORMAT_VERSION, "model_id": self.embedder.model_id,
                 "chunking": self.params.to_dict()}

@@ -4,7 +4,6 @@ hand-labelled table eval/figures_gold.jsonl."""
 from __future__ import annotations
 
 import time
-from types import SimpleNamespace
 from pathlib import Path
 
 import pytest

@@ -31,16 +31,6 @@ def built(small_report, tmp_path):
     return small_report, root
 
 
-@pytest.fixture(scope="module")
-def jilin_part(tmp_path_factory):
-    """The first part of a shared report (one paragraph per line): a second, small report."""
-    lines = (REPORTS / "jilin-2025.txt").read_text(encoding="utf-8").splitlines()
-    end = next(i for i, ln in enumerate(lines) if ln.startswith("二、2025年工作安排"))
-    path = tmp_path_factory.mktemp("jilin") / "jilin-2025.txt"
-    path.write_text("\n".join(lines[:end + 3]) + "\n", encoding="utf-8")
-    return path
-
-
 def test_library_is_persisted_with_checksums_and_reused(built):
     report, root = built
     gen = _gen(root)

@@ -1,6 +1,5 @@
 """The library on Milvus Lite (no server): the same answers as FAISS, add/remove, a report filter,
 a server that refuses, a library of another schema version."""
-import json
 from pathlib import Path
 
 import pytest
@@ -15,16 +14,6 @@ from eval.run import load_gold                                # noqa: E402
 
 REPORTS = Path(__file__).resolve().parents[2] / "shared" / "corpus" / "reports"
 GOLD = Path(__file__).resolve().parents[1] / "eval"
-
-
-@pytest.fixture(scope="module")
-def jilin_part(tmp_path_factory):
-    """The first part of a shared report: a second small report."""
-    lines = (REPORTS / "jilin-2025.txt").read_text(encoding="utf-8").splitlines()
-    end = next(i for i, ln in enumerate(lines) if ln.startswith("二、2025年工作安排"))
-    path = tmp_path_factory.mktemp("jilin") / "jilin-2025.txt"
-    path.write_text("\n".join(lines[:end + 3]) + "\n", encoding="utf-8")
-    return path
 
 
 @pytest.fixture(scope="module")

@@ -41,7 +41,8 @@ def dictionary_lines():
         return []
 
 
-def _stem(word: str) -> str:
+def stem(word: str) -> str:
+    """Plural to singular, crudely: applied alike to the tables and to questions, so it only has to be consistent."""
     if len(word) > 4 and word.endswith("ies"):
         return word[:-3] + "y"
     if len(word) > 4 and word.endswith("es") and word[-3] in "sxz":
@@ -58,11 +59,11 @@ LEADING_NAME = re.compile(r"^((?:[A-Z][a-z]+ ?){1,3})")
 def _phrases(definition: str) -> list[str]:
     """A short definition as a whole; a long one by its acronyms (GDP) and leading proper name (Luoyang)."""
     words = LATIN.findall(NOISE.sub(" ", definition.lower()))
-    out = [" ".join(_stem(w) for w in words)] if 0 < len(words) <= MAX_PHRASE else []
+    out = [" ".join(stem(w) for w in words)] if 0 < len(words) <= MAX_PHRASE else []
     out += [a.lower() for a in ACRONYM.findall(definition)]
     name = LEADING_NAME.match(definition)
     if name:
-        out.append(" ".join(_stem(w) for w in LATIN.findall(name.group(1).lower())))
+        out.append(" ".join(stem(w) for w in LATIN.findall(name.group(1).lower())))
     return out
 
 
@@ -125,7 +126,7 @@ class Glossary:
 
     def translate(self, question: str) -> list[str]:
         """Chinese words for the English words and phrases of a question, longest phrase first."""
-        words = [_stem(w) for w in LATIN.findall(question.lower())]
+        words = [stem(w) for w in LATIN.findall(question.lower())]
         out, i = [], 0
         while i < len(words):
             for n in range(min(MAX_PHRASE, len(words) - i), 0, -1):

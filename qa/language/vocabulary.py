@@ -24,6 +24,7 @@ import unicodedata
 from collections.abc import Hashable, Iterable, Sequence
 from dataclasses import dataclass
 
+from .glossary import stem
 from .segmenter import words
 
 log = logging.getLogger(__name__)
@@ -54,21 +55,10 @@ class Region:
     en: tuple[str, ...]
 
 
-def _stem(word: str) -> str:
-    """Plural to singular, crudely: applied alike to the tables and to questions, so it only has to be consistent."""
-    if len(word) > 4 and word.endswith("ies"):
-        return word[:-3] + "y"
-    if len(word) > 4 and word.endswith("es") and word[-3] in "sxz":
-        return word[:-2]
-    if len(word) > 3 and word.endswith("s") and not word.endswith("ss"):
-        return word[:-1]
-    return word
-
-
 def english_words(text: str) -> tuple[str, ...]:
     """Lower-case, stemmed words; hyphens and punctuation separate words."""
     text = APOSTROPHE.sub("", unicodedata.normalize("NFKC", text).lower())
-    return tuple(_stem(w) for w in WORD.findall(text))
+    return tuple(stem(w) for w in WORD.findall(text))
 
 
 def chinese_text(text: str) -> str:

@@ -32,12 +32,12 @@ from pathlib import Path
 
 import numpy as np
 
-from ..errors import IndexStoreError, ReportError
+from ..errors import IndexStoreError
 from ..ingest.chunks import ChunkingParams, chunk_document
 from ..ingest.document import Document, parse
 from ..ingest.readers import read_text
 from ..language.glossary import Glossary
-from ..library import Entry, _record, report_id
+from ..library import Catalog, Entry, _record, report_id
 from ..model.embedder import Embedder
 from ..schema import Chunk, Report
 from .base import Part, Store, parts_of
@@ -353,7 +353,7 @@ def _index_params(client, kind: str, large: bool):
     return ip
 
 
-class MilvusLibrary:
+class MilvusLibrary(Catalog):
     """The library interface of qa.library.Library (entries, add, remove, open, changed), on Milvus."""
 
     def __init__(self, uri: str, embedder: Embedder, params: ChunkingParams = ChunkingParams(),
@@ -389,17 +389,6 @@ class MilvusLibrary:
         return self._guard(getattr(self.client, method), *args, **kwargs)
 
     # -- reading -----------------------------------------------------------------
-    @property
-    def reports(self) -> list[Report]:
-        return [e.report for e in self.entries]
-
-    def entry(self, rid: str):
-        for e in self.entries:
-            if e.report.id == rid:
-                return e
-        known = ", ".join(e.report.id for e in self.entries) or "none"
-        raise ReportError(f"No report {rid!r} in the library (reports: {known}).")
-
     def _expected(self) -> dict:
         return {"schema_version": SCHEMA_VERSION, "model_id": self.embedder.model_id,
                 "chunking": self.params.to_dict()}
