@@ -195,6 +195,9 @@ def test_key_figures_table_chart_and_across_reports(server, browser, tmp_path):
     assert p.locator("#qa-pairs-chart img, #qa-pairs-chart svg").count() >= 1
     # One indicator across the six reports, each value with its quote.
     across = p.locator("#qa-across-table tbody tr")
+    # The picker's refresh fills the table after the tab opens; wait for all six rows.
+    p.wait_for_function("() => document.querySelectorAll('#qa-across-table tbody tr').length >= 6",
+                        timeout=ANSWER_TIMEOUT)
     assert across.count() == 6
     assert across.locator("mark.qa-span").count() == 6
     assert p.locator("#qa-across-chart img, #qa-across-chart svg").count() >= 1

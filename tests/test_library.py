@@ -219,3 +219,24 @@ def test_a_text_far_longer_than_any_report_is_refused_before_embedding(tmp_path,
     with pytest.raises(ReportError, match="characters of text"):
         qa.add(big, progress=False)
     assert qa.reports() == []
+
+
+@pytest.mark.parametrize("kind", ["pdf", "docx"])
+def test_a_pdf_or_docx_of_a_report_gives_the_same_answers_as_its_text(tmp_path, jilin_part, kind):
+    from tests.report_files import make_docx, make_pdf, report_lines
+    lines = report_lines(jilin_part)
+    path = tmp_path / f"jilin-2025.{kind}"
+    (make_pdf(lines, path, header="2025年吉林省政府工作报告") if kind == "pdf" else make_docx(lines, path))
+    questions = ["2024年吉林粮食总产量是多少？", "吉林省属国企一级企业数量压减了多少？",
+                 "谁作的政府工作报告？", "How much did industrial investment grow in Jilin in 2024?"]
+    as_text = ReportQA.load(report=jilin_part, index_dir=tmp_path / "from-text", progress=False)
+    as_file = ReportQA.load(report=path, index_dir=tmp_path / f"from-{kind}", progress=False)
+    assert as_file.reports()[0].id == "jilin-2025"
+    found = 0
+    for q in questions:
+        a, b = as_text.ask(q), as_file.ask(q)
+        assert (a.found, a.text) == (b.found, b.text), q
+        if b.found:
+            found += 1
+            assert b.citations[0].quote == as_file.text[b.citations[0].start:b.citations[0].end]
+    assert found >= 3
