@@ -47,25 +47,25 @@ def default_library_dir() -> Path:
     return cache_dir() / "library"
 
 
-default_index_dir = default_library_dir     # the name the single-report engine used
-
-
 def clean_question(question) -> str:
     """The question with control characters removed; QuestionError if nothing is left to ask."""
     if not isinstance(question, str):
         raise QuestionError("The question must be text.")
     if len(question) > 4 * MAX_QUESTION_CHARS:
         # Measured before cleaning, so a 10-million-character paste is refused without being walked.
-        raise QuestionError(f"The question is {len(question):,} characters long; please keep it under "
-                            f"{MAX_QUESTION_CHARS} characters (one question at a time).")
+        raise _too_long(len(question))
     text = "".join(" " if unicodedata.category(ch)[0] == "C" else ch for ch in question)
     text = re.sub(r"\s+", " ", text).strip()
     if not text:
         raise QuestionError("The question is empty: please type a question about the report.")
     if len(text) > MAX_QUESTION_CHARS:
-        raise QuestionError(f"The question is {len(text):,} characters long; please keep it under "
-                            f"{MAX_QUESTION_CHARS} characters (one question at a time).")
+        raise _too_long(len(text))
     return text
+
+
+def _too_long(n: int) -> QuestionError:
+    return QuestionError(f"The question is {n:,} characters long; please keep it under "
+                         f"{MAX_QUESTION_CHARS} characters (one question at a time).")
 
 
 class _Reader:
@@ -78,7 +78,6 @@ class _Reader:
         self.retriever = Retriever(self.index, library.embedder, report_years=years)
         self.extractor = Extractor(self.docs, self.index, library.embedder,
                                    Calibrator(params=calibration) if calibration else None)
-        self.generation = library.generation
         self._figures: dict[str, list[Figure]] = {}
 
     def figures(self, report: str) -> list[Figure]:
@@ -147,20 +146,10 @@ class ReportQA:
     @property
     def text(self) -> str:
         """The text of the only report, else of the bundled one, that single-report offsets point into."""
-        entries = self.library.entries
-        if not entries:
-            raise ReportError(EMPTY_LIBRARY)
-        only = entries[0] if len(entries) == 1 else next((e for e in entries if e.report.id == BUNDLED_ID),
-                                                         entries[0])
-        return only.doc.text
-
-    @property
-    def doc(self):
-        return self.library.entry(self._default_id()).doc
-
-    def _default_id(self) -> str:
         ids = [r.id for r in self.reports()]
-        return BUNDLED_ID if BUNDLED_ID in ids else ids[0]
+        if not ids:
+            raise ReportError(EMPTY_LIBRARY)
+        return self.text_of(BUNDLED_ID if BUNDLED_ID in ids else ids[0])
 
     def use_calibration(self, params: dict | None) -> None:
         """Answer with other fitted weights (calibration.json's form; None: the shipped ones).  The

@@ -42,7 +42,8 @@ from .ingest.readers import read_text
 from .language.glossary import Glossary
 from .model.embedder import Embedder
 from .schema import Chunk, Report
-from .store.index import Index, Part, embed_texts, sentence_chunks, tuned
+from .store.base import Part, parts_of
+from .store.index import Index, embed_texts, sentence_chunks, tuned
 
 log = logging.getLogger(__name__)
 
@@ -267,17 +268,11 @@ class Library(Catalog):
             glossary = Glossary.from_json(json.loads((gen / "glossary.json").read_text(encoding="utf-8")))
         except Exception as e:   # any damage the checksums missed means: do not use it
             raise IndexStoreError(f"The index in {gen} is damaged ({type(e).__name__}: {e}).") from None
-        chunks, parts, owners, sentences, s0 = [], [], [], [], 0
-        for e in self.entries:
-            parts.append(Part(e.report.id, range(len(chunks), len(chunks) + len(e.chunks)),
-                              range(s0, s0 + len(e.doc.sentences))))
-            owners.append(sentence_chunks(e.doc, e.chunks))
-            sentences.append(e.sentence_vectors)
-            chunks += e.chunks
-            s0 += len(e.doc.sentences)
+        chunks, parts, owners = _layout(self.entries)
         if dense.ntotal != len(chunks) or bm25.scores["num_docs"] != len(chunks):
             raise IndexStoreError(f"The index in {gen} is inconsistent: its parts disagree in size.")
-        return Index(chunks, dense, bm25, np.concatenate(sentences), np.concatenate(owners), glossary, parts)
+        return Index(chunks, dense, bm25, np.concatenate([e.sentence_vectors for e in self.entries]), owners,
+                     glossary, parts)
 
     # -- writing ---------------------------------------------------------------
     @contextlib.contextmanager
@@ -453,16 +448,18 @@ def _load_vectors(gen: Path, rid: str, n_chunks: int, n_sentences: int):
     return cv, sv
 
 
+def _layout(entries: list[Entry]) -> tuple[list[Chunk], list[Part], np.ndarray]:
+    """All reports' chunks in order, each report's share of the rows, and each sentence's chunk."""
+    chunks = [c for e in entries for c in e.chunks]
+    parts = parts_of([(e.report.id, len(e.chunks), len(e.doc.sentences)) for e in entries])
+    owners = np.concatenate([sentence_chunks(e.doc, e.chunks) for e in entries])
+    return chunks, parts, owners
+
+
 def _assemble(entries: list[Entry]) -> Index:
-    chunks, parts, owners, s0 = [], [], [], 0
-    for e in entries:
-        parts.append(Part(e.report.id, range(len(chunks), len(chunks) + len(e.chunks)),
-                          range(s0, s0 + len(e.doc.sentences))))
-        owners.append(sentence_chunks(e.doc, e.chunks))
-        chunks += e.chunks
-        s0 += len(e.doc.sentences)
+    chunks, parts, owners = _layout(entries)
     return Index.assemble(chunks, np.concatenate([e.chunk_vectors for e in entries]),
-                          np.concatenate([e.sentence_vectors for e in entries]), np.concatenate(owners), parts)
+                          np.concatenate([e.sentence_vectors for e in entries]), owners, parts)
 
 
 def _point(root: Path, name: str) -> None:
