@@ -39,132 +39,24 @@ import argparse
 import json
 import os
 import platform
-import random
-import re
-import resource
 import shutil
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
-from contextlib import contextmanager
 from pathlib import Path
 
 import numpy as np
 
-from eval.run import contains_gold, load_all_gold, load_gold, open_library, report_file
+from eval.bench_scale import child_scale, md_scale, plot_scale, scale
+from eval.run import contains_gold, load_all_gold, load_gold, open_library
+from eval.timing import (WARMUP, child, cpu_model, environ, fmt, interleaved, latencies, loadavg, ms,
+                         peak_rss_mib, rss_mib, say, spread, summarise_runs, version)
 
 HERE = Path(__file__).resolve().parent
-ROOT = HERE.parent
 
-WARMUP = 5
 SECTIONS = ("warm", "paths", "agreement", "cold", "memory", "ingest", "scale", "peers")
 INT8_ENV = "REPORT_QA_QUERY_INT8"
-
-
-# --------------------------------------------------------------------------
-# small helpers
-# --------------------------------------------------------------------------
-def pct(xs, q: float) -> float:
-    """Nearest-rank percentile, as eval/run.py computes p95."""
-    xs = sorted(xs)
-    return xs[min(len(xs) - 1, int(round(q * (len(xs) - 1))))] if xs else float("nan")
-
-
-def spread(values) -> dict:
-    """Median and min-max of per-run figures."""
-    values = [float(v) for v in values]
-    return {"median": statistics.median(values), "min": min(values), "max": max(values), "runs": len(values)}
-
-
-def fmt(s: dict, unit: str = "", digits: int = 1) -> str:
-    if not s:
-        return "—"
-    f = f"{{:.{digits}f}}"
-    if s["runs"] == 1:
-        return f.format(s["median"]) + unit
-    return f"{f.format(s['median'])}{unit} ({f.format(s['min'])}–{f.format(s['max'])})"
-
-
-def ms(t0: float) -> float:
-    return (time.perf_counter() - t0) * 1000
-
-
-def _status(key: str) -> float:
-    with open("/proc/self/status") as f:
-        for line in f:
-            if line.startswith(key):
-                return int(line.split()[1]) / 1024
-    return float("nan")
-
-
-def rss_mib() -> float:
-    """Current resident set size."""
-    return _status("VmRSS:")
-
-
-def peak_rss_mib() -> float:
-    """High-water RSS of this process image (VmHWM; ru_maxrss would carry the parent's over exec)."""
-    peak = _status("VmHWM:")
-    return peak if peak == peak else resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-
-
-def loadavg() -> str:
-    try:
-        return " ".join(Path("/proc/loadavg").read_text().split()[:3])
-    except OSError:
-        return "?"
-
-
-def cpu_model() -> str:
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or "?"
-
-
-def version(name: str) -> str:
-    import importlib.metadata
-    try:
-        return importlib.metadata.version(name)
-    except importlib.metadata.PackageNotFoundError:
-        return "not installed"
-
-
-def child(role: str, *args: str, env: dict | None = None, timeout: int = 3600) -> dict:
-    """Run this script in a fresh process in `role`; its last stdout line is JSON."""
-    t0 = time.time()
-    proc = subprocess.run([sys.executable, "-m", "eval.bench", "--child", role, *args], cwd=ROOT,
-                          capture_output=True, text=True, env={**os.environ, **(env or {})}, timeout=timeout)
-    wall = time.time() - t0
-    if proc.returncode != 0:
-        raise RuntimeError(f"child {role} failed ({proc.returncode}):\n{proc.stderr[-3000:]}")
-    out = json.loads(proc.stdout.strip().splitlines()[-1])
-    out["spawn_time"], out["wall_s"] = t0, wall
-    return out
-
-
-def say(*a) -> None:
-    print(*a, flush=True, file=sys.stderr)
-
-
-@contextmanager
-def environ(**values):
-    """Environment variables set for the duration (ReportQA.load reads the switches)."""
-    old = {k: os.environ.get(k) for k in values}
-    os.environ.update({k: str(v) for k, v in values.items()})
-    try:
-        yield
-    finally:
-        for k, v in old.items():
-            if v is None:
-                os.environ.pop(k, None)
-            else:
-                os.environ[k] = v
 
 
 def load_qa(int8: bool, **kwargs):
@@ -172,36 +64,6 @@ def load_qa(int8: bool, **kwargs):
     from qa import ReportQA
     with environ(**{INT8_ENV: int(int8)}):
         return ReportQA.load(progress=False, **kwargs)
-
-
-def latencies(f, questions: list) -> list[float]:
-    out = []
-    for q in questions:
-        t0 = time.perf_counter()
-        f(q)
-        out.append(ms(t0))
-    return out
-
-
-def summarise_runs(per_run: dict[str, list[list[float]]]) -> dict:
-    """Per variant: p50, p95 and mean of each run, as medians with spreads."""
-    return {name: {"p50": spread([statistics.median(r) for r in runs]),
-                   "p95": spread([pct(r, 0.95) for r in runs]),
-                   "mean": spread([statistics.mean(r) for r in runs])} for name, runs in per_run.items()}
-
-
-def interleaved(variants: dict, questions: list, runs: int, before=None) -> dict:
-    """Each variant over every question, variant after variant within each run."""
-    for f in variants.values():
-        for q in questions[:WARMUP]:
-            f(q)
-    per_run = {name: [] for name in variants}
-    for _ in range(runs):
-        for name, f in variants.items():
-            if before:
-                before(name)
-            per_run[name].append(latencies(f, questions))
-    return summarise_runs(per_run)
 
 
 # --------------------------------------------------------------------------
@@ -411,296 +273,6 @@ def batch_sizes(runs: int) -> dict:
 
 
 # --------------------------------------------------------------------------
-# 5. scale: synthetic corpora, built and searched by the product's own Index and Retriever
-# --------------------------------------------------------------------------
-PROVINCES = ["河北", "山西", "辽宁", "吉林", "黑龙江", "江苏", "浙江", "安徽", "福建", "江西", "山东", "湖北",
-             "湖南", "广东", "海南", "四川", "贵州", "云南", "陕西", "甘肃", "青海"]
-NUMBER = re.compile(r"\d+(?:\.\d+)?")
-EXACT = 10**9       # flat_max / full_scoring_max that force exact search and scoring every chunk
-
-
-def _alter(text: str, rng: random.Random) -> str:
-    def one(m):
-        s = m.group()
-        if len(s) == 4 and s.startswith("20") and "." not in s:
-            return s                      # years stay years
-        v = float(s) * rng.uniform(0.6, 1.4)
-        d = len(s.split(".")[1]) if "." in s else 0
-        return f"{v:.{d}f}" if d else str(max(1, int(round(v))))
-    return NUMBER.sub(one, text)
-
-
-def base_report():
-    """The bundled report as the index sees it: its chunks, its sentences as embedded (under their
-    headings) and the chunk each sentence starts in."""
-    from qa.ingest.chunks import ChunkingParams, chunk_document
-    from qa.ingest.document import read_report
-    from qa.engine import BUNDLED_REPORT
-    from qa.store.index import sentence_chunks, sentence_context
-    doc = read_report(BUNDLED_REPORT)
-    chunks = chunk_document(doc, ChunkingParams(), "henan-2024", 0)
-    return chunks, [sentence_context(doc, i) for i in range(len(doc.sentences))], sentence_chunks(doc, chunks)
-
-
-def synthetic_report(base, r: int):
-    """Report r: the bundled report with its sections in a shuffled order, every figure altered and
-    the province renamed (report 0 is the bundled report). Returns its chunks as (base chunk, text,
-    lead, section) in the report's order, and its sentences as (base sentence, text, position
-    of the chunk it starts in) in the same order, so that those positions never decrease."""
-    chunks, sentences, owners = base
-    rng = random.Random(r)
-    name = f"{PROVINCES[r % len(PROVINCES)]}{r}"
-
-    def rename(s: str) -> str:
-        return s.replace("河南", name) if r else s
-
-    def alter(s: str) -> str:
-        return rename(_alter(s, rng)) if r else s
-    sections: dict[str, list[int]] = {}
-    for j, c in enumerate(chunks):
-        sections.setdefault(c.section, []).append(j)
-    order = list(sections)
-    if r:
-        rng.shuffle(order)
-    out_chunks, position = [], {}
-    for j in (j for sec in order for j in sections[sec]):
-        c = chunks[j]
-        lead = alter(c.lead)
-        # a chunk that opens with its paragraph's lead keeps opening with it (Chunk.context relies on it)
-        text = lead + alter(c.text[len(c.lead):]) if c.lead and c.text.startswith(c.lead) else alter(c.text)
-        position[j] = len(out_chunks)
-        out_chunks.append((j, text, lead, rename(c.section)))
-    by_position = sorted(range(len(sentences)), key=lambda i: position[int(owners[i])])    # stable
-    out_sents = [(i, alter(sentences[i]), position[int(owners[i])]) for i in by_position]
-    return out_chunks, out_sents
-
-
-def synthetic_corpus(n_reports: int):
-    """n synthetic reports as one corpus: qa.schema.Chunk objects (report "synthetic-r", offsets into
-    that report's text), the sentence texts, the chunk each sentence starts in (nondecreasing), the
-    reports' parts, and for every chunk and sentence its (report, position in the bundled report)."""
-    from qa.schema import Chunk
-    from qa.store.index import Part
-    base = base_report()
-    chunks, sents, owners, chunk_src, sent_src, parts = [], [], [], [], [], []
-    for r in range(n_reports):
-        first, s0, offset = len(chunks), len(sents), 0
-        out_chunks, out_sents = synthetic_report(base, r)
-        for j, text, lead, section in out_chunks:
-            chunks.append(Chunk(len(chunks), text, offset, offset + len(text), section, lead,
-                                f"synthetic-{r}", base[0][j].paragraph))
-            chunk_src.append((r, j))
-            offset += len(text) + 1
-        for i, text, pos in out_sents:
-            sents.append(text)
-            owners.append(first + pos)
-            sent_src.append((r, i))
-        parts.append(Part(f"synthetic-{r}", range(first, len(chunks)), range(s0, len(sents))))
-    return (chunks, sents, np.asarray(owners, dtype=np.int64), parts,
-            np.asarray(chunk_src, dtype=np.int64), np.asarray(sent_src, dtype=np.int64))
-
-
-def draw_vectors(pool: np.ndarray, reports: np.ndarray, positions: np.ndarray, sigma: float,
-                 rng: np.random.Generator) -> np.ndarray:
-    """Vectors like the real ones: row k is the real vector pool[reports[k], positions[k]] (the same
-    passage in a real report) plus Gaussian noise, renormalised."""
-    out = np.empty((len(reports), pool.shape[-1]), dtype=np.float32)
-    step = 65536
-    for s in range(0, len(reports), step):
-        v = pool[reports[s:s + step], positions[s:s + step]]
-        v = v + rng.normal(0, sigma, v.shape).astype(np.float32)
-        v /= np.linalg.norm(v, axis=1, keepdims=True)
-        out[s:s + len(v)] = v
-    return out
-
-
-ASSEMBLE_STEPS = {"qa.store.index:dense_index": "dense_build_s", "qa.store.index:lexical_tokens": "tokenise_s",
-                  "bm25s:BM25.index": "bm25_build_s", "qa.language.glossary:Glossary.build": "glossary_s"}
-
-
-def cumulative(profiler, steps: dict[str, str]) -> dict[str, float]:
-    """Seconds spent inside each named function during a profiled call (cumulative time);
-    a function the code no longer has is left out."""
-    import importlib
-    import operator
-    import pstats
-    stats = pstats.Stats(profiler).stats
-    out: dict[str, float] = {}
-    for target, name in steps.items():
-        module, qualname = target.split(":")
-        try:
-            code = operator.attrgetter(qualname)(importlib.import_module(module)).__code__
-        except (ImportError, AttributeError):
-            continue
-        entry = stats.get((code.co_filename, code.co_firstlineno, code.co_name))
-        out[name] = entry[3] if entry else 0.0
-    return out
-
-
-def corpus_vectors(n_reports: int, corpus, work: Path, real: bool, pool_path: str, sigma: float, emb) -> dict:
-    """The corpus's chunk and sentence vectors: embedded for real (and kept as the pool, by report and
-    position), or drawn from the pool."""
-    chunks, sents, _, _, chunk_src, sent_src = corpus
-    t0 = time.perf_counter()
-    if real:
-        vecs = emb.passages([c.context for c in chunks] + sents)     # what ReportQA.add embeds
-        cv, sv = vecs[:len(chunks)], vecs[len(chunks):]
-        for name, v, src in (("chunks", cv, chunk_src), ("sentences", sv, sent_src)):
-            by_position = np.zeros((n_reports, src[:, 1].max() + 1, v.shape[1]), dtype=np.float32)
-            by_position[src[:, 0], src[:, 1]] = v
-            np.save(work / f"real_{name}.npy", by_position)
-        seconds = time.perf_counter() - t0
-        return {"cv": cv, "sv": sv, "embed_s": seconds, "embed_texts_per_s": len(vecs) / seconds}
-    pool_chunks, pool_sents = np.load(f"{pool_path}_chunks.npy"), np.load(f"{pool_path}_sentences.npy")
-    rng = np.random.default_rng(n_reports)
-    source = rng.integers(0, len(pool_chunks), n_reports)   # the real report each one is drawn from
-    cv = draw_vectors(pool_chunks, source[chunk_src[:, 0]], chunk_src[:, 1], sigma, rng)
-    sv = draw_vectors(pool_sents, source[sent_src[:, 0]], sent_src[:, 1], sigma, rng)
-    return {"cv": cv, "sv": sv, "embed_s": float("nan"), "embed_texts_per_s": float("nan")}
-
-
-def child_scale(n_reports: int, work: str, real_max: int, pool_path: str, sigma: float, runs: int) -> dict:
-    """Build a corpus of n reports with Index.assemble (embedding real text when n <= real_max),
-    then search it through Retriever in the same process."""
-    import cProfile
-
-    import faiss
-    import qa.store.index as qindex
-    from qa.model.embedder import Embedder
-    emb = Embedder()
-    rss_model = rss_mib()
-    corpus = synthetic_corpus(n_reports)
-    chunks, sents, owners, parts, chunk_src, _ = corpus
-    work = Path(work)
-    work.mkdir(parents=True, exist_ok=True)
-    real = n_reports <= real_max
-    vec = corpus_vectors(n_reports, corpus, work, real, pool_path, sigma, emb)
-    prof = cProfile.Profile()
-    t0 = time.perf_counter()
-    index = prof.runcall(qindex.Index.assemble, chunks, vec["cv"], vec["sv"], owners, parts)
-    assemble_s = time.perf_counter() - t0
-    steps = {key: 0.0 for key in ASSEMBLE_STEPS.values()} | cumulative(prof, ASSEMBLE_STEPS)
-    build = {"n_reports": n_reports, "chunks": len(chunks), "sentences": len(sents), "real_embedding": real,
-             "index_kind": type(index.dense).__name__, "embed_s": vec["embed_s"],
-             "embed_texts_per_s": vec["embed_texts_per_s"], "assemble_s": assemble_s, **steps,
-             "vectors_mib": (faiss.serialize_index(index.dense).nbytes + index.sentence_vectors.nbytes) / 2**20,
-             "rss_model_mib": rss_model, "peak_rss_build_mib": peak_rss_mib()}
-    del vec
-    return {"build": build, "search": scale_search(index, emb, chunk_src[:, 1], runs)}
-
-
-def top_ids(retriever, questions: list[str], qvecs: np.ndarray, k: int = 5) -> list[list[int]]:
-    return [[p.chunk.chunk_id for p in retriever.retrieve(q, k=k, qvec=v)] for q, v in zip(questions, qvecs)]
-
-
-def agreement_of(got: list[list], truth: list[list]) -> dict:
-    """Top-k lists against reference lists: the mean share of each reference list's distinct items
-    found in the other, and the shares of identical lists and identical first items."""
-    return {"top5_overlap": float(np.mean([len(set(a) & set(b)) / len(set(b)) for a, b in zip(got, truth)])),
-            "same_top5": float(np.mean([a == b for a, b in zip(got, truth)])),
-            "same_top1": float(np.mean([a[0] == b[0] for a, b in zip(got, truth)]))}
-
-
-def scale_search(index, emb, passage: np.ndarray, runs: int) -> dict:
-    """Search a built corpus through Retriever; then compare with exact search scoring every chunk."""
-    import dataclasses
-
-    import qa.store.index as qindex
-    import qa.ask.retriever as qretriever
-    retriever = qretriever.Retriever(index, emb)
-    qs = [g["question"] for g in load_gold()]
-    qvecs = emb.queries(qs)
-    out = search_times(retriever, index, qs, qvecs, runs)
-    out["rss_answering_mib"] = rss_mib()       # before the exact reference below is built
-    product_top = top_ids(retriever, qs, qvecs)
-    # The exact reference: the same vectors in an IndexFlatIP, every chunk scored.
-    n = index.dense.ntotal
-    exact_index = dataclasses.replace(index, dense=qindex.dense_index(index.chunk_vectors(np.arange(n)), flat_max=EXACT))
-    exact = qretriever.Retriever(exact_index, emb, full_scoring_max=EXACT)
-    exact_top = top_ids(exact, qs, qvecs)
-    # The same, by the passage of the bundled report each chunk copies: a large synthetic corpus holds
-    # many near-identical copies of each passage, which only noise orders among themselves.
-    agree = {"chunks": agreement_of(product_top, exact_top),
-             "passages": agreement_of([passage[a].tolist() for a in product_top],
-                                      [passage[b].tolist() for b in exact_top])}
-    if not retriever.full:      # the candidate scoring alone: the product's retriever over the flat index
-        agree["candidates over the flat index"] = agreement_of(
-            top_ids(qretriever.Retriever(exact_index, emb), qs, qvecs), exact_top)
-    full = [latencies(lambda i: exact.retrieve(qs[i], k=5, qvec=qvecs[i]), range(0, len(qs), 3)) for _ in range(runs)]
-    truth = exact_index.dense.search(qvecs, 10)[1]
-    got = index.dense.search(qvecs, 10)[1]
-    return {**out, **agree["chunks"], "agreement": agree, "full_p50": spread([statistics.median(x) for x in full]),
-            "recall@10": float(np.mean([len(set(a) & set(b)) / 10 for a, b in zip(truth, got)])),
-            "index_kind": type(index.dense).__name__, "chunks": len(index.chunks), "n_questions": len(qs),
-            "scoring": "every chunk" if retriever.full else f"top {retriever.k_candidates} of each side",
-            "peak_rss_mib": peak_rss_mib()}
-
-
-def search_times(retriever, index, qs: list[str], qvecs: np.ndarray, runs: int) -> dict:
-    """Retriever.retrieve, its lexical side and the dense index alone, per question."""
-    questions = [retriever.question(q) for q in qs]
-    for q, v in zip(questions[:WARMUP], qvecs):
-        retriever.retrieve(q, k=5, qvec=v)
-    res: dict[str, list] = {k: [] for k in ("search_p50", "search_p95", "lexical_p50", "dense_p50")}
-    for _ in range(runs):
-        lat, lx, dl = [], [], []
-        for q, v in zip(questions, qvecs):
-            t0 = time.perf_counter(); retriever.retrieve(q, k=5, qvec=v); lat.append(ms(t0))
-            t0 = time.perf_counter(); retriever.lexical_scores(q); lx.append(ms(t0))
-            t0 = time.perf_counter(); index.dense.search(v[None, :], 10); dl.append(ms(t0))
-        res["search_p50"].append(statistics.median(lat)); res["search_p95"].append(pct(lat, 0.95))
-        res["lexical_p50"].append(statistics.median(lx)); res["dense_p50"].append(statistics.median(dl))
-    return {k: spread(v) for k, v in res.items()}
-
-
-def scale(sizes: list[int], real_max: int, runs: int) -> dict:
-    import qa.store.index as qindex
-    import qa.ask.retriever as qretriever
-    work_root = Path(tempfile.mkdtemp(prefix="bench-scale-"))
-    rows, pool = [], ("", 0.0, float("nan"))
-    try:
-        for n in sorted(sizes):
-            work = work_root / f"n{n}"
-            if n > real_max and not pool[0]:
-                pool = _make_pool(work_root, real_max)
-            say(f"scale: {n} reports ({'real' if n <= real_max else 'drawn'} vectors)...")
-            rows.append(child("scale", str(n), str(work), str(real_max), pool[0], str(pool[1]), str(runs)))
-            if n <= real_max:
-                _keep_real(work, work_root, n)
-            shutil.rmtree(work, ignore_errors=True)
-    finally:
-        shutil.rmtree(work_root, ignore_errors=True)
-    return {"rows": rows, "sigma": pool[1], "pool_cos": pool[2], "real_max": real_max, "flat_max": qindex.FLAT_MAX,
-            "hnsw": {"M": qindex.HNSW_M, "efConstruction": qindex.HNSW_EF_CONSTRUCTION, "efSearch": qindex.HNSW_EF_SEARCH},
-            "full_scoring_max": qretriever.FULL_SCORING_MAX, "candidates": qretriever.CANDIDATES}
-
-
-def _keep_real(work: Path, work_root: Path, n: int) -> None:
-    for name in ("chunks", "sentences"):
-        shutil.copy(work / f"real_{name}.npy", work_root / f"real_{n}_{name}.npy")
-
-
-def _make_pool(work_root: Path, n_real: int) -> tuple[str, float, float]:
-    """Pool of real vectors to draw from, and the noise that makes drawn vectors distinct passages:
-    sigma is chosen so a drawn vector's cosine to its source equals the median cosine between a
-    chunk of the bundled report and its nearest *other* chunk (two distinct passages of one report).
-    (The same chunk in two altered reports is no guide: most chunks have no figure and stay the same.)"""
-    chunks = np.load(work_root / f"real_{n_real}_chunks.npy")      # (report, position, dim)
-    c0 = chunks[0]                                                  # report 0 is the bundled report
-    sims = c0 @ c0.T
-    np.fill_diagonal(sims, -1)
-    c = float(np.median(sims.max(axis=1)))
-    c = min(max(c, 0.5), 0.9999)
-    sigma = float(np.sqrt((1 / c**2 - 1) / chunks.shape[-1]))
-    prefix = work_root / "pool"
-    np.save(f"{prefix}_chunks.npy", chunks)
-    shutil.copy(work_root / f"real_{n_real}_sentences.npy", f"{prefix}_sentences.npy")
-    return str(prefix), sigma, c
-
-
-
-
-# --------------------------------------------------------------------------
 # 6. peers: Haystack (default and jieba-fed BM25), plain FAISS + bm25s RRF, and ours
 # --------------------------------------------------------------------------
 RRF_K = 60          # reciprocal-rank fusion's usual constant, as Haystack's DocumentJoiner uses it
@@ -832,30 +404,6 @@ def peer_figures(search, gold: list[dict], chunks, runs: int, embedder) -> dict:
 # --------------------------------------------------------------------------
 # report
 # --------------------------------------------------------------------------
-def plot_scale(sc: dict, path: Path) -> None:
-    import matplotlib
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-    rows = sc["rows"]
-    n = [r["build"]["n_reports"] for r in rows]
-    fig, axes = plt.subplots(1, 3, figsize=(13, 4.2))
-    series = [(axes[0], "vectors held: FAISS + sentence vectors (MiB)", [r["build"]["vectors_mib"] for r in rows], None),
-              (axes[1], "RSS serving: model + index (MiB)", [r["search"]["rss_answering_mib"] for r in rows], 2048),
-              (axes[2], "search p50 (ms), Retriever.retrieve", [r["search"]["search_p50"]["median"] for r in rows], 50)]
-    for ax, title, ys, limit in series:
-        ax.plot(n, ys, "o-", color="tab:blue")
-        if limit:
-            ax.axhline(limit, color="grey", lw=0.8, ls=":")
-        ax.set_xscale("log"); ax.set_yscale("log")
-        ax.set_xlabel("reports in the corpus"); ax.set_title(title, fontsize=10)
-    axes[2].plot(n, [r["search"]["full_p50"]["median"] for r in rows], "--", color="tab:red",
-                 label="exact: IndexFlatIP, every chunk scored")
-    axes[2].legend(fontsize=7)
-    fig.suptitle("Cost against corpus size (the first size embedded for real, larger ones drawn vectors)", fontsize=9)
-    fig.tight_layout()
-    fig.savefig(path, dpi=110)
-
-
 def met(value: float, target: float, lower_is_better: bool = True) -> str:
     return "yes" if (value <= target if lower_is_better else value >= target) else "**no**"
 
@@ -949,25 +497,6 @@ def md_ingest(i: dict) -> list[str]:
         L.append(f"| {r['batch_tokens']} | {r['threads']} | {fmt(r['seconds'], digits=2)} | {r['texts_per_s']:.0f} | "
                  f"{r['min_cos_vs_single']:.6f} |")
     return L + [""]
-
-
-def md_scale(sc: dict) -> list[str]:
-    L = ["## Scale: synthetic corpora through `Index.assemble` and `Retriever`\n",
-         f"Report *r* is the bundled report with its sections shuffled, every figure altered and the province renamed. "
-         f"The first {sc['real_max']} reports are embedded for real; larger corpora use drawn vectors (a real vector of "
-         f"the same passage plus Gaussian noise, σ = {sc['sigma']:.4f}). Built by `Index.assemble` (flat up to "
-         f"{sc['flat_max']:,} chunks, HNSW beyond) and searched by `Retriever(index, embedder)` in the same process "
-         "(the library keeps indexes on disk through private code, so build and search share a process and RSS "
-         "includes what building left). Agreement is against `Retriever(exact flat index, full_scoring_max=10**9)`.\n",
-         "| reports | chunks | dense index | scoring | vectors MiB | RSS MiB | search p50 ms | search p95 ms | exact p50 ms | recall@10 | top-5 overlap | same top 1 | assemble s |",
-         "|---|---|---|---|---|---|---|---|---|---|---|---|---|"]
-    for r in sc["rows"]:
-        b, s = r["build"], r["search"]
-        L.append(f"| {b['n_reports']:,} | {b['chunks']:,} | {b['index_kind']} | {s['scoring']} | {b['vectors_mib']:.0f} | "
-                 f"{s['rss_answering_mib']:.0f} | **{fmt(s['search_p50'], digits=2)}** | {fmt(s['search_p95'], digits=2)} | "
-                 f"{fmt(s['full_p50'], digits=1)} | {s['recall@10']:.3f} | {s['top5_overlap']:.3f} | {s['same_top1']:.3f} | "
-                 f"{b['assemble_s']:.1f} |")
-    return L + ["", "![cost against corpus size](bench_scale.png)", ""]
 
 
 def md_peers(p: dict) -> list[str]:
