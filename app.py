@@ -35,9 +35,8 @@ from qa.ask.extractor import NOT_FOUND  # noqa: E402
 from qa.cli import configure_logging  # noqa: E402
 from qa.engine import BUNDLED_ID, MAX_K, MAX_QUESTION_CHARS, clean_question  # noqa: E402
 from qa.errors import QuestionError, ReportError  # noqa: E402
-from qa.figures import DIRECTION  # noqa: E402
+from qa.figures import actual_target_pairs, across_reports, shared_indicators  # noqa: E402
 from qa.ingest.readers import ACCEPTED, FORMATS, MAX_BYTES  # noqa: E402
-from qa.language.vocabulary import Vocabulary, chinese_text  # noqa: E402
 from qa.schema import Citation  # noqa: E402
 
 EXAMPLES = [
@@ -393,48 +392,6 @@ def figure_row(fig) -> list:
     """A figure as a table row; the report id and position (first and last cells) find it again."""
     return [fig.report, fig.indicator, f"{fig.value}{fig.unit}", fig.qualifier, KIND_NAMES[fig.kind],
             fig.year or "", fig.section, fig.start]
-
-
-def indicator_key(fig) -> str:
-    """Reports name one indicator differently (经济增长 5.5%, 地区生产总值增长 5%, 国内生产总值增长 5%):
-    the vocabulary's concept joins them; an indicator it does not know keeps its own name."""
-    verb = next((w for w in fig.qualifier.split() if w in DIRECTION), "")
-    vocabulary = Vocabulary.load()
-    for words in (fig.indicator + verb, fig.indicator):
-        concepts = vocabulary.topical(vocabulary.chinese(words))
-        if len(concepts) == 1 and chinese_text(words) in concepts[0].zh:
-            return concepts[0].zh[0]
-    return fig.indicator
-
-
-def actual_target_pairs(figures) -> list[tuple]:
-    """Indicators of one report with both an actual value and a target in the same unit, in report
-    order: (actual, target), the first of each."""
-    actual, target = {}, {}
-    for f in figures:
-        side = actual if f.kind == "actual" else target if f.kind == "target" else None
-        if side is not None and f.number is not None:
-            side.setdefault((indicator_key(f), f.unit), f)
-    return [(a, target[key]) for key, a in actual.items() if key in target]
-
-
-def across_reports(figures, key: str, kind: str) -> list:
-    """The first figure of each report whose indicator is `key`, of `kind`."""
-    first = {}
-    for f in figures:
-        if f.kind == kind and indicator_key(f) == key:
-            first.setdefault(f.report, f)
-    return list(first.values())
-
-
-def shared_indicators(figures) -> list[str]:
-    """Indicators stated as a target or actual by two or more of the reports, the most widely stated first."""
-    reports: dict[str, set] = {}
-    for f in figures:
-        if f.kind in ("actual", "target"):
-            reports.setdefault(indicator_key(f), set()).add(f.report)
-    shared = [k for k, ids in reports.items() if len(ids) > 1]
-    return sorted(shared, key=lambda k: -len(reports[k]))
 
 
 def write_csv(figures, folder: Path) -> str:

@@ -25,6 +25,7 @@ import logging
 import re
 from dataclasses import asdict, dataclass
 
+from .language.vocabulary import Vocabulary, chinese_text
 
 log = logging.getLogger(__name__)
 
@@ -35,7 +36,7 @@ PERCENT = r"[%％‰]"
 # Measure words, longest first so 万人次 wins over 万人 and 人.
 MEASURES = sorted("""元 美元 人 人次 户 家 个 项 条 列 辆 亩 斤 吨 千瓦 千瓦时 公里 平方公里 平方米 标箱 架 所 场
     位 名 件 部 台 套 间 天 小时 年 倍 支 座 批 种 处 次 份 张 本 册 宗 艘 标准箱 个百分点 百分点 微克/立方米
-    分/千瓦时 分/立方米 千米 米 公顷 立方米 吨标准煤 元/人 千瓦时/人 篇 门 只""".split(), key=len, reverse=True)
+    分/千瓦时 分/立方米 千米 米 公顷 立方米 吨标准煤 元/人 千瓦时/人 篇 门 只 枚""".split(), key=len, reverse=True)
 MULTIPLIER = r"(?:万亿|千亿|百亿|十亿|亿|千万|百万|十万|万|千|百)"
 HEDGE_BEFORE_UNIT = r"(?:多|余)"
 HEDGE_AFTER = r"(?:左右|以上|以内|以下|多|余)"
@@ -55,14 +56,14 @@ ORDINAL_BEFORE = re.compile(r"第\s*$")
 # Words between the indicator and the number.  Direction words record a change, bound words
 # a level; "X到/X至" (提高到 90.4%) states a level, so it reads as 达到.
 DIRECTION = ("增长", "增加", "增产", "上涨", "提高", "提升", "上升", "下降", "降低", "减少", "缩小", "压减")
-LEVEL_VERB = re.compile(r"(?:提高|上升|增|拓展|缩小|延长|提升|发展|扩大|降低|下降)(?:到|至)$|跃上$|达到?$|增至$")
+LEVEL_VERB = re.compile(r"(?:提高|上升|增|拓展|缩小|延长|提升|发展|扩大|降低|下降|降)(?:到|至)$|跃上$|达到?$|增至$")
 BOUND = {"超过": "超过", "超": "超过", "突破": "突破", "约": "约", "接近": "接近", "近": "接近",
          "不低于": "不低于", "低于": "低于", "高于": "高于", "优于": "优于"}
 CANONICAL_HEDGE = {"余": "多"}
 TAIL_QUALIFIER = re.compile(
     r"(?:(?:分别|实际|再|平均|稳定|保持|控制|首次|全部|总体|年均|均|累计|预计|拟按|拟安排|拟|居全国|国家目标)*"
     r"(?P<verb>增长|增加|增产|上涨|提高到|提高至|提高|提升到|提升至|提升|上升到|上升至|上升|下降|降低|减少|缩小到|缩小至|缩小|压减|"
-    r"增至|拓展至|拓展到|延长至|延长到|发展到|发展至|扩大到|扩大至|跃上|达到|达|突破|超过|超|约|接近|近|不低于|低于|高于|优于|第|"
+    r"增至|拓展至|拓展到|延长至|延长到|发展到|发展至|扩大到|扩大至|降至|降到|下降到|下降至|降低到|降低至|跃上|达到|达|突破|超过|超|约|接近|近|不低于|低于|高于|优于|第|"
     r"在|为|是|确定为|居全国|居|占)?)+$")
 COMPARISON = re.compile(r"(?:比上年|较上年|同比|比去年)")
 # Scope and action words that open a clause but are not what is measured.
@@ -75,7 +76,7 @@ LEADING_SCOPE = re.compile(
 LEAD_FLOW = re.compile(r"^(新增|新建|新创建|新开工建设|新引进|新引入|新扩充|新改造|新认定|新培育|新引育)")
 # Words that refer back to the previous figure's subject: "、占比 48.2%", "、增产 19.6亿斤".
 ELLIPTIC = re.compile(r"^(?:占|比重|占比|总投资|总数|总量|损失数|增速|增幅)")
-COUNT_UNITS = set("个家项条所位名件部支座处种批只门") | {"个百分点"}
+COUNT_UNITS = set("个家项条所位名件部支座处种批只门枚") | {"个百分点"}
 # Where a counted noun phrase ends: the verb that follows it.
 COUNT_NOUN_END = re.compile(r"\s|\d|和|全部|进入|转型|完成|当选|入选|实现|加快|获|纳入|达到|增长|晋级|落地|提请|开工|建成|"
                             r"投入|覆盖|通过|上线|成为|参与|免证|在|效果|发起|置换|用于|支持|让|"
@@ -90,6 +91,9 @@ MEASURE_NOUN_END = re.compile(r"[数量率额值比重]$")
 REVIEW_WORDS = re.compile(r"回顾|过去一年|一年来|去年")
 PLAN_WORDS = re.compile(r"今年|预期目标|工作安排|重点工作|目标任务|政府工作任务|总体要求")
 OTHER_PERIOD = re.compile(r"过去五年|五年来|十四五.{0,2}以来|近五年")
+# A paragraph opening on several years sums them up: its figures are of the period, not one year.
+SEVERAL_YEARS = re.compile(r"过去五年|五年来|十年来|过去十年")
+OPENING = 12          # characters of a paragraph that say what period it sums up ("五年来，")
 PART_HEADING = re.compile(r"(?:^|\n)[一二三四五六七八九十]+、[^\n。]{0,40}")
 
 
@@ -163,12 +167,21 @@ def extract_figures(doc, report: str = "") -> list[Figure]:
 
 
 def _periods(doc) -> list[str]:
-    """"review" or "plan" for each paragraph: from its part heading when the parser found one,
-    else from the paragraph's own words (过去一年 / 今年 / 预期目标), else the previous paragraph's."""
+    """"review", "plan" or "several" (years summed up: 过去五年) for each paragraph.  A part heading
+    sets the period for its part, else the paragraph's own words (过去一年 / 今年 / 预期目标) do,
+    else the previous paragraph's.  Within a part, a paragraph that opens on several years
+    ("五年来，…") starts a stretch about them, until one opens on the single year again."""
     year = _report_year(doc)
-    out, current = [], "review"
+    out, current, part = [], "review", None
     for p in doc.paragraphs:
-        current = _period_of(p.part, year) or _period_of(doc.text[p.start:p.start + 20], year) or current
+        opening = doc.text[p.start:p.start + OPENING]
+        if p.part != part or not p.part:
+            part = p.part
+            current = _period_of(p.part, year) or _period_of(opening, year) or current
+        if SEVERAL_YEARS.search(opening):
+            current = "several"
+        elif current == "several" and (REVIEW_WORDS.search(opening) or PLAN_WORDS.search(opening)):
+            current = _period_of(opening, year)
         out.append(current)
     return out
 
@@ -342,6 +355,7 @@ def _indicator(head: str, after: str, n: _Number, previous: str) -> tuple[str, l
     verb = tail.group() if tail and tail.group() else ""
     subject = COMPARISON.sub("", _strip_scope(h[:len(h) - len(verb)] if verb else h))
     subject = re.sub(r"(?:预期)?目标(?:确定)?$", "", subject)
+    subject = re.sub(r"(?<=.)(?:由|从)$", "", subject)      # "关税总水平由9.8%降至7.5%": from … to
     if subject and len(subject) <= 2 and re.match(r"增长|下降", verb):
         subject, verb = subject + verb, ""            # 经济增长 5.5%: 增长 names the indicator
     counted = _counted_noun(after)
@@ -414,8 +428,51 @@ def _kind(before: str, period: str, year: int | None) -> tuple[str, int | None]:
     named = [int(y) for y in re.findall(r"(?<!\d)(20\d\d)\s*年", before)]
     if year and named and named[-1] > year:
         return "goal", named[-1]
-    if OTHER_PERIOD.search(before):
+    if OTHER_PERIOD.search(before) or period == "several" and not REVIEW_WORDS.search(before):
         return "other", None
     if period == "plan":
         return "target", year
     return "actual", (year - 1 if year else None)
+
+
+# -- one indicator across reports ---------------------------------------------------------
+def indicator_key(fig) -> str:
+    """Reports name one indicator differently (经济增长 5.5%, 地区生产总值增长 5%, 国内生产总值增长 5%):
+    the vocabulary's concept joins them; an indicator it does not know keeps its own name."""
+    verb = next((w for w in fig.qualifier.split() if w in DIRECTION), "")
+    vocabulary = Vocabulary.load()
+    for words in (fig.indicator + verb, fig.indicator):
+        concepts = vocabulary.topical(vocabulary.chinese(words))
+        if len(concepts) == 1 and chinese_text(words) in concepts[0].zh:
+            return concepts[0].zh[0]
+    return fig.indicator
+
+
+def actual_target_pairs(figures) -> list[tuple]:
+    """Indicators of one report with both an actual value and a target in the same unit, in report
+    order: (actual, target), the first of each."""
+    actual, target = {}, {}
+    for f in figures:
+        side = actual if f.kind == "actual" else target if f.kind == "target" else None
+        if side is not None and f.number is not None:
+            side.setdefault((indicator_key(f), f.unit), f)
+    return [(a, target[key]) for key, a in actual.items() if key in target]
+
+
+def across_reports(figures, key: str, kind: str) -> list:
+    """The first figure of each report whose indicator is `key`, of `kind`."""
+    first = {}
+    for f in figures:
+        if f.kind == kind and indicator_key(f) == key:
+            first.setdefault(f.report, f)
+    return list(first.values())
+
+
+def shared_indicators(figures) -> list[str]:
+    """Indicators stated as a target or actual by two or more of the reports, the most widely stated first."""
+    reports: dict[str, set] = {}
+    for f in figures:
+        if f.kind in ("actual", "target"):
+            reports.setdefault(indicator_key(f), set()).add(f.report)
+    shared = [k for k, ids in reports.items() if len(ids) > 1]
+    return sorted(shared, key=lambda k: -len(reports[k]))
