@@ -89,10 +89,11 @@ def score_one(qa: ReportQA, item: dict, mode: str, k: int = 5) -> dict:
     ans = qa.ask(item["question"], k=k, mode=mode, report=item["report"])
     latency = time.perf_counter() - t0
     gold = item["answers"]
+    q = qa.question(item["question"])
     hit_rank = next((r for r, p in enumerate(ans.passages) if gold and contains_gold(p.text, gold)), None)
     return {
         "id": item["id"], "report": item["report"], "question": item["question"], "category": item["category"],
-        "lang": item["lang"], "answerable": bool(gold), "gold": gold, "found": ans.found, "answer": ans.text,
+        "lang": item["lang"], "answerable": bool(gold), "figure": q.wants_figure or q.wants_amount, "gold": gold, "found": ans.found, "answer": ans.text,
         "confidence": round(ans.confidence, 4), "hit_rank": hit_rank, "message": ans.message,
         "answer_ok": (ans.found and contains_gold(ans.text, gold)) if gold else not ans.found,
         "citation_ok": bool(gold) and ans.found and contains_gold(ans.citations[0].quote, gold),
@@ -160,6 +161,9 @@ def summaries(rows: list[dict]) -> dict:
                    "others.zh": [r for r in others if r["lang"] == "zh"],
                    "others.en": [r for r in others if r["lang"] == "en"]})
     groups.update({f"category.{c}": [r for r in rows if r["category"] == c] for c in CATEGORIES})
+    # What the key-figures table answers and declines: questions that ask for a figure.
+    groups.update({"figure questions": [r for r in rows if r.get("figure") and r["answerable"]],
+                   "figure near misses": [r for r in rows if r.get("figure") and not r["answerable"]]})
     return {g: summarise(rs) for g, rs in groups.items() if rs}
 
 
@@ -226,7 +230,8 @@ def write_report(results: list[dict], model_id: str, out: Path, seconds: float, 
              "fitted on the other reports' questions only (leave one report out, `eval/calibration_loro.json`). "
              "All reports sit in one library; each question is asked of its own report.\n"]
     for res in results:
-        groups = ["overall", "zh", "en", "bundled.zh", "bundled.en", "others.zh", "others.en", "unanswerable"]
+        groups = ["overall", "zh", "en", "bundled.zh", "bundled.en", "others.zh", "others.en", "unanswerable",
+                  "figure questions", "figure near misses"]
         parts.append(f"## Mode: {res['mode']}\n\n{table(res, groups)}\n")
     res = results[-1]
     per_report = [g for g in res["summary"] if g.count(".") == 1 and g.split(".")[0] in reports]
@@ -279,8 +284,8 @@ def main(argv=None) -> int:
     results = [evaluate(qa, gold, m, loro) for m in modes]
     for res in results:
         print(f"\nmode: {res['mode']}\n{table(res, ['overall', 'zh', 'en', 'bundled.zh', 'bundled.en', 'others.zh', 'others.en', 'unanswerable'])}")
-    from .figures_eval import evaluate as figures_evaluate, markdown as figures_markdown
-    extra = f"## Key figures: extraction against the hand-labelled table\n\n{figures_markdown(figures_evaluate())}\n"
+    from .figures_eval import key_figures_section
+    extra = key_figures_section()
     if a.separate:
         apart = separate(gold, results[-1]["mode"], loro, a.model)
         extra += ("## One library or a library each\n\nThe same questions, each report in a library of its own "

@@ -22,7 +22,7 @@ from .ask.question import Question
 from .ask.retriever import MODES, Retriever
 from .ingest.chunks import ChunkingParams
 from .ingest.readers import read_text
-from .figures import Figure, extract_figures
+from .figures import Figure
 from .library import Library
 from .model.embedder import Embedder, cache_dir
 from .schema import Answer, Passage, Report
@@ -78,12 +78,10 @@ class _Reader:
         self.retriever = Retriever(self.index, library.embedder, report_years=years)
         self.extractor = Extractor(self.docs, self.index, library.embedder,
                                    Calibrator(params=calibration) if calibration else None)
-        self._figures: dict[str, list[Figure]] = {}
 
     def figures(self, report: str) -> list[Figure]:
-        if report not in self._figures:
-            self._figures[report] = extract_figures(self.docs[report], report)
-        return self._figures[report]
+        """The report's key figures, as the answer step reads them (extracted once per snapshot)."""
+        return self.extractor.view(report).figures
 
 
 class ReportQA:

@@ -125,3 +125,54 @@ def test_bad_k_is_a_clear_error(qa, k):
 def test_bad_mode_is_a_clear_error(qa):
     with pytest.raises(ValueError, match="Unknown retrieval mode"):
         qa.search("新能源汽车", mode="magic")
+
+
+# -- answers from the key-figures table -------------------------------------------------------
+@pytest.mark.parametrize("question, span", [
+    ("今年城镇新增就业计划达到多少人？", "城镇新增就业110万人以上"),        # retrieval put another 就业 first
+    ("河南今年打算新增多少城镇就业岗位？", "城镇新增就业110万人以上"),
+    ("“三个一批”产业项目一共有几个？", "“三个一批”产业项目 9262个"),
+    ("去年秋粮比上年增产多少？", "增产 19.6亿斤"),                        # a change, not the level beside it
+    ("How many universities and colleges does Henan have now?", "高校总数达到 168所"),
+])
+def test_a_figure_question_gets_the_row_that_names_its_indicator(qa, question, span):
+    ans = qa.ask(question)
+    assert ans.found and ans.text == span, ans.text
+    _check_citation(qa, ans)
+
+
+def test_the_row_that_answers_is_the_one_the_question_names(qa):
+    """Both rows of one sentence name the projects; the question asks for their total investment."""
+    q = qa.question("2023年“三个一批”产业项目总投资多少钱？")
+    view = qa.reader().extractor.view("henan-2024")
+    i = view.sentence_at(qa.text.index("总投资 6.8"))
+    match, row = view.table_row(q, i)
+    assert row is not None and row.value == "6.8" and row.unit == "万亿元" and match >= 0.5
+
+
+def test_an_indicator_the_table_lacks_is_a_signal_to_decline(qa, library):
+    view = qa.reader().extractor.view("henan-2024")
+    some = view.sentence_at(qa.text.index("城镇新增就业110万人"))
+    assert view.table_absent(qa.question("今年河南计划新建多少座核电站？"), some)
+    assert not view.table_absent(qa.question("今年城镇新增就业目标是多少？"), some)
+    # The table leaves Chinese numerals out, so it is silent about them rather than against them.
+    jilin = library.reader().extractor.view("jilin-2025")
+    eight = jilin.sentence_at(library.text_of("jilin-2025").index("重点做好八个方面工作"))
+    assert not jilin.table_absent(library.question("2025年重点做好几个方面的工作？"), eight)
+
+
+def test_a_from_to_answer_runs_on_to_where_it_arrives(library):
+    ans = library.ask("去年关税总水平降到了多少？", report="national-2019")
+    assert ans.found and ans.text.endswith("降至7.5%"), ans.text
+    text = library.text_of("national-2019")
+    assert text[ans.citations[0].span_start:ans.citations[0].span_end] == ans.text
+
+
+@pytest.mark.parametrize("report, question, part", [
+    ("jilin-2025", "What is Jilin's target for fixed-asset investment growth this year?", "5％左右"),
+    ("hebei-2025", "How many market entities did Hebei have by the end of 2024?", "889万户"),
+    ("national-2019", "How fast did China's GDP grow in 2018?", "6.6%"),
+])
+def test_english_figure_questions_reach_the_row_through_the_vocabulary(library, report, question, part):
+    ans = library.ask(question, report=report)
+    assert ans.found and part in ans.text, ans.text

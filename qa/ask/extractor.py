@@ -27,6 +27,8 @@ from .question import Question
 from .verify import verify
 
 CANDIDATE_PASSAGES = 4
+# Sentences the key-figures table proposes beyond the retrieved passages: its best rows per report.
+TABLE_CANDIDATES = 2
 CLAUSE_FIGURE_BONUS = 0.25
 CONCEPT_BONUS = 0.5
 ENGLISH_CLAUSE_COVERAGE = 0.1   # translated words sharpen the dense match, which spans ~0.1
@@ -88,13 +90,30 @@ class Extractor:
                 if (p.report, i) in seen or (q.wants_explanation and i in view.headings):
                     continue
                 seen.add((p.report, i))
-                dense = float(self.index.sentence_vector(p.report, i) @ qvec)
-                out.append(Candidate(p.report, i, rank, rank_features(view, q, i, rank, dense)))
+                out.append(self._candidate(q, qvec, view, i, rank))
+        out += self._from_table(q, qvec, passages, seen)
         top = max((c.feats["dense"] for c in out), default=0.0)
         for c in out:
             c.feats["dense_gap"] = c.feats["dense"] - top
             c.score = self.calibrator.rank_score(q.lang, c.feats)
         return sorted(self._with_figures(q, out), key=lambda c: -c.score)
+
+    def _candidate(self, q: Question, qvec: np.ndarray, view: ReportView, i: int, rank: int) -> Candidate:
+        dense = float(self.index.sentence_vector(view.report, i) @ qvec)
+        return Candidate(view.report, i, rank, rank_features(view, q, i, rank, dense))
+
+    def _from_table(self, q: Question, qvec: np.ndarray, passages: list[Passage], seen: set) -> list[Candidate]:
+        """The sentences of the table rows that name what a figure question asks, where retrieval
+        missed them (ranked after every retrieved passage)."""
+        out = []
+        for report in dict.fromkeys(p.report for p in passages[:CANDIDATE_PASSAGES]):
+            view = self.view(report)
+            for _, fig in view.table_rows(q)[:TABLE_CANDIDATES]:
+                i = view.sentence_at(fig.start)
+                if (report, i) not in seen:
+                    seen.add((report, i))
+                    out.append(self._candidate(q, qvec, view, i, CANDIDATE_PASSAGES))
+        return out
 
     def _with_figures(self, q: Question, cands: list[Candidate]) -> list[Candidate]:
         """An amount question is never answered by a sentence without a figure, while one has one."""
@@ -110,6 +129,9 @@ class Extractor:
         text = view.sentence_text(sentence)
         if not q.wants_figure or q.wants_explanation:
             return s.start, s.end
+        _, row = view.table_row(q, sentence)
+        if row is not None:
+            return view.row_span(row)          # the table's row quotes the clause that states it
         clauses = [(m.start(), m.end()) for m in CLAUSE.finditer(text.rstrip("。！？”"))]
         if len(clauses) < 2:
             return s.start, s.end

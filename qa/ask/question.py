@@ -13,6 +13,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
+from ..figures import MEASURES
 from ..language.glossary import Glossary
 from ..language.segmenter import STOPWORDS, content_words, is_chinese, tagged, words
 from ..language.vocabulary import Concept, Region, Vocabulary
@@ -39,7 +40,9 @@ PART_QUESTION = re.compile(r"第([一二三四五六七八九十\d])部分|\bpar
                            r"\b(first|second|third|fourth|fifth) part\b", re.I)
 # "第（五）项", "section (七)", "（九）方面": a numbered section of the report.
 SECTION_QUESTION = re.compile(r"[（(]([一二三四五六七八九十]+)[）)]")
-UNIT = re.compile(r"多少(亿元|万元|万人|万吨|亿斤|万亩|公里|[\u4e00-\u9fff])")
+# A one-character unit is a measure word ("多少辆"); "多少高技能人才" names what is counted, not a unit.
+UNIT = re.compile(r"多少((?:万亿|亿|万)?美元|亿元|万元|万人|万吨|亿斤|万亩|公里|[" +
+                  "".join(m for m in MEASURES if len(m) == 1) + "]|亿|万)")
 # The kind of quantity asked for.  A rate ("覆盖率是多少", "what share") is answered by a percentage;
 # money ("总额是多少", "in yuan") by an amount in 元; a count ("how many", "多少家") by a number
 # that is not a percentage.  A growth question ("增长多少", "by how much") may be either.
@@ -49,7 +52,7 @@ MONEY_QUESTION = re.compile(r"(?:总额|总值|收入|金额|资金|投资额|�
                             r"\bin (?:yuan|rmb)\b|how much money|\bworth\b|\bvalue of\b", re.I)
 COUNT_QUESTION = re.compile(r"how many|多少(?:个|家|人|项|所|座|辆|条|次|名|户|套|件|处|万人|万户|万家)|"
                             r"(?<!哪)几(?:个|家|项|所|座|条|名)", re.I)
-GROWTH_QUESTION = re.compile(r"增长|增速|增幅|涨幅|下降|降低|提高|提升|增加|减少|grow|growth|rise|increase|"
+GROWTH_QUESTION = re.compile(r"增长|增速|增幅|涨幅|下降|降低|提高|提升|增加|减少|增产|减产|grow|growth|rise|increase|"
                              r"decrease|drop|fall|cut|reduce|by how much|\bup\b|\bdown\b", re.I)
 GENERIC_UNITS = set("是呢啊吗年钱的")
 RELATIVE_YEARS = {"今年": 0, "this year": 0, "本年": 0, "去年": -1, "上年": -1, "过去一年": -1, "last year": -1,
@@ -87,6 +90,7 @@ class Question:
     wants_person: bool
     wants_date: bool
     wants_meeting: bool
+    wants_change: bool               # "增长多少", "how fast did it grow": a change, not a level
     quantity: str                    # "rate", "money", "count" or "" (any): what kind of figure answers
     known: bool                      # it names something the reports contain (a word, a term, a place)
 
@@ -122,6 +126,7 @@ class Question:
                    wants_person=bool(WHO_QUESTION.search(text)),
                    wants_date=bool(WHEN_QUESTION.search(text)),
                    wants_meeting=bool(MEETING_QUESTION.search(text)),
+                   wants_change=bool(GROWTH_QUESTION.search(text)),
                    quantity=_quantity(text) if AMOUNT_QUESTION.search(text) or FIGURE_QUESTION.search(text)
                    and not EXPLAIN_QUESTION.search(text) else "",
                    known=bool(concepts) or any(w in known and w not in STOPWORDS for w in own + translated))

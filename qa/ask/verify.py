@@ -26,7 +26,7 @@ from __future__ import annotations
 import re
 
 from ..language.vocabulary import stated
-from .features import DATE, FIGURE, ReportView, figure_missing
+from .features import DATE, FIGURE, SAME_UNIT, ReportView, figure_missing
 from .question import Question
 
 PERCENT = re.compile(r"\d\s*[%％‰]|百分点")
@@ -45,10 +45,6 @@ def verify(q: Question, view: ReportView, sentence: int, span: tuple[int, int]) 
 
 def _amount(q: Question, text: str) -> str:
     return "the passage states no figure" if figure_missing(q, text) else ""
-
-
-# Measure words that count the same things ("多少名学者" is answered by "180人").
-SAME_UNIT = {"名": "人", "人": "名", "位": "人", "座": "个", "所": "个", "家": "个"}
 
 
 def _unit(q: Question, text: str) -> str:
