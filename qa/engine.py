@@ -24,7 +24,7 @@ from .ingest.chunks import ChunkingParams
 from .ingest.readers import read_text
 from .figures import Figure
 from .library import Library
-from .model.embedder import Embedder, cache_dir
+from .model.embedder import CHECKED_RANKS, Embedder, cache_dir
 from .schema import Answer, Passage, Report
 
 PACKAGE_DIR = Path(__file__).parent
@@ -192,7 +192,7 @@ class ReportQA:
                report: str | list[str] | None = None) -> list[Passage]:
         r = self.reader()
         q = r.retriever.question(clean_question(query))
-        return r.retriever.retrieve(q, k=_check_k(k), mode=mode, reports=self._scope(r, q, report))
+        return _ranked(r, q, k, mode, self._scope(r, q, report))[1]
 
     def ask(self, question: str, k: int = 5, mode: str = "hybrid",
             report: str | list[str] | None = None) -> Answer:
@@ -204,8 +204,7 @@ class ReportQA:
         covered = answer_from_cover(q, r.docs, scope)
         if covered is not None:
             return _asked(covered, scope or set(r.docs))
-        qvec = r.retriever.embedder.query(q.text)
-        passages = r.retriever.retrieve(q, k=_check_k(k), mode=mode, qvec=qvec, reports=scope)
+        qvec, passages = _ranked(r, q, k, mode, scope)
         return _asked(r.extractor.answer(q, qvec, passages), scope)
 
     def figures(self, report: str | None = None) -> list[Figure]:
@@ -270,6 +269,15 @@ def _only(lib: Library, report: Path, progress: bool) -> None:
     for other in [r.id for r in lib.reports if r.sha256 != digest]:
         lib.remove(other)
     lib.add([report], progress=progress)
+
+
+def _ranked(r, q: Question, k: int, mode: str, scope) -> tuple:
+    """The question's vector and its top `k` passages; the embedder checks the ranking down to
+    CHECKED_RANKS (int8 query vectors are redone in fp32 when it is a close call)."""
+    k = _check_k(k)
+    qvec, passages = r.retriever.embedder.ranked(q.text, lambda v: r.retriever.retrieve(
+        q, k=max(k, CHECKED_RANKS), mode=mode, qvec=v, reports=scope))
+    return qvec, passages[:k]
 
 
 def _check_k(k) -> int:

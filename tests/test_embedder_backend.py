@@ -7,7 +7,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from qa.model.embedder import Embedder, OnnxEncoder, default_model_dir, onnx_dir, query_int8_dir
+from qa.model.embedder import (CHECKED_RANKS, Embedder, OnnxEncoder, close_call, default_model_dir, onnx_dir,
+                               query_int8_dir)
 from qa.errors import ModelError
 
 pytest.importorskip("onnxruntime")
@@ -82,29 +83,51 @@ def test_answering_from_a_cached_index_never_imports_torch(qa):
     assert "33.4%" in answer
 
 
-# -- the int8 query graph (issue 13): a switch, off by default; passages always fp32 --------------
+# -- the int8 query graph (issue 13): on by default, close calls redone in fp32; passages fp32 ------
 @pytest.fixture(scope="module")
-def int8():
-    return Embedder(query_int8=True)
+def exact():
+    return Embedder(query_int8=False)
 
 
-def test_int8_queries_are_off_by_default_and_on_by_switch(qa, int8, monkeypatch):
-    assert qa.embedder.query_backend == "onnx", "held-out English figures dropped with int8 queries"
-    assert int8.query_backend == "onnx-int8" and int8.model_id == qa.embedder.model_id
+def test_int8_queries_are_on_by_default_and_off_by_switch(qa, exact, monkeypatch):
+    assert qa.embedder.query_backend == "onnx-int8"
+    assert exact.query_backend == "onnx" and exact.model_id == qa.embedder.model_id
     meta = json.loads((query_int8_dir() / "quantize.json").read_text(encoding="utf-8"))
-    assert query_int8_dir().parent == onnx_dir().parent and meta["min_cosine_vs_fp32"] >= 0.995
+    assert query_int8_dir().parent == onnx_dir().parent and meta["min_cosine_vs_fp32"] >= 0.999
     monkeypatch.setenv("REPORT_QA_QUERY_INT8", "maybe")
     with pytest.raises(ModelError):
         Embedder()
 
 
-def test_int8_queries_stay_close_and_passages_stay_fp32(qa, int8, doc):
-    q8, q32 = int8.queries(QUESTIONS), qa.embedder.queries(QUESTIONS)
-    assert float((q8 * q32).sum(axis=1).min()) > 0.995
-    assert float((int8.query(QUESTIONS[0]) * q8[0]).sum()) > 0.99999, "query() and queries() agree"
+def test_int8_queries_stay_close_and_passages_stay_fp32(qa, exact, doc):
+    q8, q32 = qa.embedder.queries(QUESTIONS), exact.queries(QUESTIONS)
+    assert float((q8 * q32).sum(axis=1).min()) > 0.9995
+    assert float((qa.embedder.query(QUESTIONS[0]) * q8[0]).sum()) > 0.99999, "query() and queries() agree"
+    assert np.array_equal(qa.embedder.query_exact(QUESTIONS[0]), exact.query(QUESTIONS[0]))
     sentences = [doc.text[s.start:s.end] for s in doc.sentences[:10]]
-    assert np.array_equal(int8.passages(sentences), qa.embedder.passages(sentences)), \
+    assert np.array_equal(qa.embedder.passages(sentences), exact.passages(sentences)), \
         "stored passage vectors must not change with the query switch"
+
+
+def test_ranked_gives_the_fp32_top_three_and_redoes_only_close_calls(qa, exact):
+    retriever = qa.reader().retriever
+    redone = 0
+    for text in QUESTIONS:
+        q = retriever.question(text)
+        rank = lambda v, q=q: retriever.retrieve(q, k=CHECKED_RANKS, qvec=v)   # noqa: E731
+        qvec, passages = qa.embedder.ranked(q.text, rank)
+        fp32 = rank(exact.query(q.text))
+        assert [p.chunk.chunk_id for p in passages[:3]] == [p.chunk.chunk_id for p in fp32[:3]], text
+        close = close_call(rank(qa.embedder.query(q.text)))
+        assert np.array_equal(qvec, qa.embedder.query_exact(q.text) if close else qa.embedder.query(q.text))
+        redone += close
+    assert 0 < redone < len(QUESTIONS)
+
+
+def test_the_fp32_and_int8_graphs_share_one_word_table_and_tokenizer(qa):
+    fp32, int8 = qa.embedder.onnx, qa.embedder.query_onnx
+    assert isinstance(fp32.table, np.memmap) and fp32.table is int8.table
+    assert fp32.tokenizer is int8.tokenizer
 
 
 def test_batch_budget_does_not_change_vectors(qa, doc):
