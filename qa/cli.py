@@ -79,9 +79,11 @@ def _library_commands(sub) -> list[argparse.ArgumentParser]:
     _json(lst, "print the reports as JSON")
     remove = sub.add_parser("remove", help="remove a report from the library")
     remove.add_argument("id", metavar="ID")
+    _json(remove, "print the removed report as JSON")
     build = sub.add_parser("build", help="embed every report of a library again")
     build.add_argument("report_path", nargs="?", default=None, metavar="REPORT",
                        help="make the library hold just this report file")
+    _json(build, "print the library's reports and model as JSON")
     _index(build)
     return [add, lst, remove, build]
 
@@ -189,7 +191,7 @@ def cmd_list(a: argparse.Namespace) -> str:
 
 def cmd_remove(a: argparse.Namespace) -> str:
     gone = _open(a).remove(a.id)
-    return f"Removed {gone.id} ({gone.title})."
+    return _dumps(gone.to_dict()) if a.json else f"Removed {gone.id} ({gone.title})."
 
 
 def cmd_ask(a: argparse.Namespace) -> str:
@@ -231,6 +233,9 @@ def cmd_figures(a: argparse.Namespace) -> str:
 def cmd_build(a: argparse.Namespace) -> str:
     qa = _open(a)
     reports = qa.reports()
+    if a.json:
+        return _dumps({"library": str(qa.library.root), "model": qa.embedder.model_id,
+                       "reports": [r.to_dict() for r in reports]})
     return (f"Indexed {len(reports)} report(s), {sum(r.chunks for r in reports)} chunks and "
             f"{sum(r.sentences for r in reports)} sentences with {qa.embedder.model_id} in {qa.library.root}.")
 

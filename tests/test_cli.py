@@ -67,6 +67,8 @@ def test_build_another_report_into_its_own_index(small_report, tmp_path):
     r = _run("build", str(small_report), "--index", str(tmp_path / "other"))
     assert r.returncode == 0, r.stderr
     assert "Indexed" in r.stdout and (tmp_path / "other" / "CURRENT").exists()
+    built = json.loads(_ok("build", str(small_report), "--index", str(tmp_path / "other"), "--json"))
+    assert [r["id"] for r in built["reports"]] == ["henan-2024"] and built["model"]
 
 
 def test_figures_csv_lists_the_2024_targets_and_2023_results_with_exact_citations(qa):
@@ -153,6 +155,9 @@ def test_remove_takes_the_report_out(library, tmp_path):
     shutil.copytree(library[0], root)        # the other tests keep the two-report library
     assert _ok("remove", "national-2025", "--library", root).startswith("Removed national-2025")
     assert [r.id for r in ReportQA.load(library=root, progress=False).reports()] == ["jilin-2025"]
+    gone = json.loads(_ok("remove", "jilin-2025", "--library", root, "--json"))     # JSON only on stdout
+    assert gone["id"] == "jilin-2025" and gone["region"] == "吉林"
+    assert ReportQA.load(library=root, progress=False).reports() == []
 
 
 def test_bad_library_inputs_are_refused_and_store_nothing(library, tmp_path):
