@@ -37,6 +37,7 @@ from qa.engine import BUNDLED_ID, MAX_K, MAX_QUESTION_CHARS, clean_question  # n
 from qa.errors import QuestionError, ReportError  # noqa: E402
 from qa.figures import actual_target_pairs, across_reports, shared_indicators  # noqa: E402
 from qa.ingest.readers import ACCEPTED, FORMATS, MAX_BYTES  # noqa: E402
+from qa.language.vocabulary import Vocabulary  # noqa: E402
 from qa.schema import Citation  # noqa: E402
 
 EXAMPLES = [
@@ -48,6 +49,10 @@ EXAMPLES = [
     "How much did PM2.5 concentration fall in 2023?",
     "2024年河南省常住人口是多少？",
 ]
+# For a library without the bundled report: questions every work report answers, about the first
+# report's place and year (its own English name from the vocabulary's regions).
+GENERAL_EXAMPLES = ["{year}年经济增长的预期目标是多少？", "城镇新增就业目标是多少？", "{last}年{place}粮食产量是多少？",
+                    "What was {place_en}'s GDP growth in {last}?", "What is the {year} target for new urban jobs?"]
 NOT_FOUND_SHOWN = 3          # closest passages quoted in the chat when there is no answer
 EXCERPT_CHARS = 220          # how much of each of those passages the chat shows
 CONTEXT_PARAGRAPHS = 1       # paragraphs shown before and after a cited one
@@ -542,11 +547,31 @@ class Engine:
                     for rid, ans in self.compare(question, reports)]
             return {"question": question, "rows": rows, "error": None}
         except ReportQAError as e:
-            return {"question": question if isinstance(question, str) else "", "rows": [], "error": str(e)}
+            return {"question": _echo(question), "rows": [], "error": str(e)}
+
+
+def example_questions(reports) -> list[str]:
+    """Example questions the library can be asked: the bundled report's, else ones about its first report."""
+    if not reports or any(r.id == BUNDLED_ID for r in reports):
+        return EXAMPLES
+    first = reports[0]
+    regions = Vocabulary.load().regions(first.region) if first.region else []
+    place = "全国" if not regions or regions[0].code == "national" else first.region
+    place_en = "China" if place == "全国" else regions[0].en[0].title()
+    year = first.year or time.localtime().tm_year
+    return [q.format(year=year, last=year - 1, place=place, place_en=place_en) for q in GENERAL_EXAMPLES]
 
 
 def _refused(question, error) -> Answer:
-    return Answer(question if isinstance(question, str) else "", False, "", message=str(error))
+    return Answer(_echo(question), False, "", message=str(error))
+
+
+def _echo(question) -> str:
+    """The question as a refusal repeats it: cut to what the chat would show, so a 10-million-character
+    paste is not sent back whole."""
+    if not isinstance(question, str):
+        return ""
+    return question if len(question) <= USER_SHOWN_CHARS else question[:USER_SHOWN_CHARS] + "…"
 
 
 # ------------------------------------------------------------------------ UI
@@ -614,9 +639,10 @@ def chat_tab(gr, engine: Engine, picker):
                          scale=8, elem_id="qa-question", autofocus=False, submit_btn=False)
         send = gr.Button("提问 Ask", variant="primary", scale=1, min_width=90, elem_id="qa-ask")
         clear_btn = gr.Button("清空 Clear", variant="secondary", scale=1, min_width=90, elem_id="qa-clear")
+    shown = example_questions(engine.reports())
     examples = gr.Dataset(label="示例问题（点击即问） Example questions (click to ask)",
-                          components=[box], samples=[[q] for q in EXAMPLES], type="index",
-                          elem_id="qa-examples", samples_per_page=len(EXAMPLES))
+                          components=[box], samples=[[q] for q in shown], type="index",
+                          elem_id="qa-examples", samples_per_page=len(shown))
     with gr.Accordion("来源：检索到的段落 Sources: retrieved passages", open=False, elem_id="qa-sources-panel"):
         sources = gr.HTML(render_sources(None, engine), js_on_load=None, elem_id="qa-sources")
     with gr.Accordion("原文定位：引用在报告中的位置 The cited passage in the full report", open=False,
@@ -646,7 +672,7 @@ def chat_tab(gr, engine: Engine, picker):
                render_sources(ans, engine), render_context(ans, engine), history)
 
     def respond_example(index, picked, history):
-        yield from respond(EXAMPLES[index] if isinstance(index, int) and 0 <= index < len(EXAMPLES) else "",
+        yield from respond(shown[index] if isinstance(index, int) and 0 <= index < len(shown) else "",
                            picked, history)
 
     def clear(history):
@@ -850,7 +876,7 @@ def main(argv=None) -> int:
         return 2
     engine = Engine(qa, args.top_k)
     if engine.reports():             # warm up the model so the first visitor does not wait
-        engine.ask(EXAMPLES[0])
+        engine.ask(example_questions(engine.reports())[0])
     print(f"Library: {len(engine.reports())} report(s) in {qa.library.root}", flush=True)
     print(f"Engine ready in {time.monotonic() - STARTED:.1f} s; starting the web server…", flush=True)
     demo = build_ui(engine)

@@ -234,7 +234,8 @@ def test_api_refuses_empty_and_oversized_questions_with_a_message(client):
         assert r["found"] is False and r["text"] == "" and r["citations"] == []
         assert r["error"] and r["message"] == r["error"]
     assert "empty" in client.predict("", api_name="/ask")["error"]
-    assert "10,000" in client.predict("x" * 10_000, api_name="/ask")["error"]
+    long = client.predict("x" * 10_000, api_name="/ask")
+    assert "10,000" in long["error"] and len(long["question"]) <= 601      # not echoed back whole
     assert "k must be" in client.predict(TECH_Q, 0, api_name="/ask")["error"]
 
 
@@ -444,3 +445,15 @@ def test_phone_page_opens_at_the_top_and_shows_the_answer_headline(server, brows
     assert _covers_messages(page) == []
     page.screenshot(path=str(ARTIFACTS / "phone-scrolled.png"))
     chat.close()
+
+
+def test_example_questions_fit_a_library_without_the_bundled_report(library):
+    """Examples about Henan would be near misses in a library of other provinces: they are about its
+    first report instead, and they are answered from it."""
+    import app
+    others = [r for r in library.reports() if r.id != "henan-2024"]
+    assert app.example_questions(library.reports()) == app.EXAMPLES
+    shown = app.example_questions(others)
+    assert not any("河南" in q or "Henan" in q for q in shown)
+    for q in shown:
+        assert library.ask(q, report=others[0].id).found, q
