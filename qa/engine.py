@@ -225,6 +225,9 @@ class ReportQA:
         year, as a reader would expect; else all."""
         if report is not None:
             ids = [report] if isinstance(report, str) else list(report)
+            if any(not isinstance(rid, str) or not rid.strip() for rid in ids):
+                # The HTTP API's "" means every report; in Python that is report=None.
+                raise QuestionError("A report must be named by its id; to ask every report, pass report=None.")
             for rid in ids:
                 self.library.entry(rid)      # a clear error for an unknown id
             if not ids:

@@ -176,3 +176,10 @@ def test_a_from_to_answer_runs_on_to_where_it_arrives(library):
 def test_english_figure_questions_reach_the_row_through_the_vocabulary(library, report, question, part):
     ans = library.ask(question, report=report)
     assert ans.found and part in ans.text, ans.text
+
+
+def test_an_empty_report_id_is_refused_with_the_way_to_ask_every_report(qa):
+    for report in ("", "  ", [""]):
+        with pytest.raises(QuestionError, match="report=None"):
+            qa.ask("城镇新增就业目标是多少？", report=report)
+    assert qa.ask("城镇新增就业目标是多少？", report=None).found
