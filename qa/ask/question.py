@@ -129,7 +129,9 @@ class Question:
                    wants_change=bool(GROWTH_QUESTION.search(text)),
                    quantity=_quantity(text) if AMOUNT_QUESTION.search(text) or FIGURE_QUESTION.search(text)
                    and not EXPLAIN_QUESTION.search(text) else "",
-                   known=bool(concepts) or any(w in known and w not in STOPWORDS for w in own + translated))
+                   # A one-character dictionary word ("hello": 好) names nothing in particular.
+                   known=bool(concepts) or any(w in known and w not in STOPWORDS for w in own)
+                   or any(w in known and w not in STOPWORDS and len(w) > 1 for w in translated))
 
     def years(self, report_year: int | None) -> frozenset[int]:
         """The years asked about, with 今年 / 去年 / "last year" resolved against a report's year."""
