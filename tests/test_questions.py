@@ -72,7 +72,6 @@ def test_a_huge_question_is_refused_without_being_walked_or_echoed(library):
     assert len(str(e.value)) < 200 and "10,000,000" in str(e.value)
 
 
-@pytest.mark.parametrize("nonsense", ["12345", "😀😀😀", "弲雛嘓溦崗赪螈該纗棟娃豲", "asdf qwer", "？？？", "hello",
-                                      "<script>alert(1)</script>"])
+@pytest.mark.parametrize("nonsense", ["12345", "😀😀😀", "弲雛嘓溦崗赪螈該纗棟娃豲", "asdf qwer", "？？？", "hello"])
 def test_nonsense_is_declined(library, nonsense):
     assert not library.ask(nonsense, report=HENAN).found
