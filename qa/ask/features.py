@@ -183,6 +183,11 @@ class ReportView:
         m, k = max(rows, key=lambda r: self._row_order(q, r[1], r[0]))
         return m, self.figures[k]
 
+    def figures_within(self, span: tuple[int, int]) -> list[Figure]:
+        """The figures whose number lies in text[span[0]:span[1]]."""
+        return [f for f in self.figures if span[0] <= f.start and f.end <= span[1]
+                or span[0] <= f.start + f.quote.find(f.value) < span[1]]
+
     def row_span(self, row: Figure) -> tuple[int, int]:
         """A row's quote, run on through the figures whose quotes overlap it: "由9.8%降至" ends where
         "降至7.5%" begins, and the answer is the change from one to the other."""

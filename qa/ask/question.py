@@ -121,7 +121,7 @@ class Question:
                    part=_part(text), section=_section(text),
                    wants_figure=bool(FIGURE_QUESTION.search(text)),
                    wants_amount=bool(AMOUNT_QUESTION.search(text)),
-                   wants_explanation=bool(EXPLAIN_QUESTION.search(text)),
+                   wants_explanation=bool(EXPLAIN_QUESTION.search(text) or REASON_QUESTION.search(text)),
                    wants_reason=bool(REASON_QUESTION.search(text)),
                    wants_person=bool(WHO_QUESTION.search(text)),
                    wants_date=bool(WHEN_QUESTION.search(text)),

@@ -26,7 +26,7 @@ from __future__ import annotations
 import re
 
 from ..language.vocabulary import stated
-from .features import DATE, FIGURE, SAME_UNIT, ReportView, figure_missing
+from .features import CHINESE_FIGURE, DATE, FIGURE, SAME_UNIT, ReportView, figure_missing, has_figure
 from .question import Question
 
 PERCENT = re.compile(r"\d\s*[%％‰]|百分点")
@@ -38,13 +38,19 @@ def verify(q: Question, view: ReportView, sentence: int, span: tuple[int, int]) 
     context = view.sentence_text(sentence) + " " + view.headings_of(sentence)
     if not q.known:
         return ["the question names nothing the reports speak of"]
-    checks = (_amount(q, text), _unit(q, text), _quantity(q, text), _place(q, view, context),
+    checks = (_amount(q, view, span), _unit(q, text), _quantity(q, text), _place(q, view, context),
               _year(q, view, sentence), _subject(q, view, context))
     return [c for c in checks if c]
 
 
-def _amount(q: Question, text: str) -> str:
-    return "the passage states no figure" if figure_missing(q, text) else ""
+def _amount(q: Question, view: ReportView, span: tuple[int, int]) -> str:
+    """An amount asked for must be stated: a figure the key-figures table reads in the span, or a
+    Chinese numeral (which the table leaves out).  Digits that name or date ("6.8级地震", "5G",
+    "第十四届") are not an amount."""
+    text = view.doc.text[span[0]:span[1]]
+    if figure_missing(q, text) or q.wants_amount and not (view.figures_within(span) or has_figure(text, CHINESE_FIGURE)):
+        return "the passage states no figure"
+    return ""
 
 
 def _unit(q: Question, text: str) -> str:
