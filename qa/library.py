@@ -6,8 +6,8 @@ A library directory holds generations and a CURRENT file naming the live one:
     LOCK                     writers take it in turn (fcntl); readers never wait
     gen-…/manifest.json      format, model, chunking, the reports, a sha256 for every file below
     gen-…/reports/ID.txt     a report's text as read from its file: the source of truth
-    gen-…/reports/ID.chunks.npy, ID.sentences.npy      its vectors
-    gen-…/dense.faiss, bm25/, glossary.json            assembled over all reports
+    gen-…/reports/ID.chunks.npy, ID.sentences.npy      its vectors (float16)
+    gen-…/dense.faiss, bm25/, glossary.json, sentences.npy   assembled over all reports
     texts/SHA.txt            a second copy of every text, named by its checksum
 
 A write (add, remove, rebuild) embeds outside the lock, then under it re-reads
@@ -44,11 +44,12 @@ from .model.embedder import Embedder
 from .schema import Chunk, Report
 from .store.base import Part, parts_of
 from .store.index import Index, embed_texts, sentence_chunks, tuned
+from .store.vectors import DTYPE, Stored, npy_layout, open_vectors, save_vectors
 
 log = logging.getLogger(__name__)
 
 # Bump whenever what is derived and stored changes (vectors, glossary rules, sentence map, layout).
-FORMAT_VERSION = 6
+FORMAT_VERSION = 7
 # The previous generation is kept after a swap: a reader that read CURRENT just before it may still
 # be loading it.  Older ones, and any a crash left half-written, go at the next write.
 KEEP_GENERATIONS = 2
@@ -58,6 +59,8 @@ MAX_REPORT_CHARS = 300_000
 # Every report's text is also kept once, outside the generations, named by its sha256: the second
 # copy that a damaged text is restored from.
 TEXTS = "texts"
+# Every report's sentence vectors in one file, in the index's row order, read by rows at scale.
+SENTENCES = "sentences.npy"
 
 
 def _sha256_file(path: Path) -> str:
@@ -266,13 +269,14 @@ class Library(Catalog):
             dense = tuned(faiss.read_index(str(gen / "dense.faiss")))
             bm25 = bm25s.BM25.load(str(gen / "bm25"), show_progress=False)
             glossary = Glossary.from_json(json.loads((gen / "glossary.json").read_text(encoding="utf-8")))
+            sentences = open_vectors(gen / SENTENCES)
         except Exception as e:   # any damage the checksums missed means: do not use it
             raise IndexStoreError(f"The index in {gen} is damaged ({type(e).__name__}: {e}).") from None
         chunks, parts, owners = _layout(self.entries)
-        if dense.ntotal != len(chunks) or bm25.scores["num_docs"] != len(chunks):
+        if dense.ntotal != len(chunks) or bm25.scores["num_docs"] != len(chunks) or \
+                len(sentences) != len(owners):
             raise IndexStoreError(f"The index in {gen} is inconsistent: its parts disagree in size.")
-        return Index(chunks, dense, bm25, np.concatenate([e.sentence_vectors for e in self.entries]), owners,
-                     glossary, parts)
+        return Index(chunks, dense, bm25, sentences, owners, glossary, parts)
 
     # -- writing ---------------------------------------------------------------
     @contextlib.contextmanager
@@ -437,15 +441,17 @@ def _intact(path: Path, digest: str) -> bool:
 
 
 def _load_vectors(gen: Path, rid: str, n_chunks: int, n_sentences: int):
-    """A report's vectors, read into memory (a file truncated under a running app must not SIGBUS it)."""
+    """A report's chunk vectors, read into memory, and its sentence vectors, read only when a new
+    generation is written (the index serves them from the combined file, store/vectors.py)."""
+    path = gen / "reports" / f"{rid}.sentences.npy"
     try:
         cv = np.load(gen / "reports" / f"{rid}.chunks.npy")
-        sv = np.load(gen / "reports" / f"{rid}.sentences.npy")
+        shape, dtype, _ = npy_layout(path)
     except (OSError, ValueError):
         return None
-    if cv.shape[0] != n_chunks or sv.shape[0] != n_sentences:
+    if cv.shape[0] != n_chunks or shape[0] != n_sentences or cv.dtype != DTYPE or dtype != DTYPE:
         return None
-    return cv, sv
+    return cv, Stored(path, shape)
 
 
 def _layout(entries: list[Entry]) -> tuple[list[Chunk], list[Part], np.ndarray]:
@@ -459,7 +465,8 @@ def _layout(entries: list[Entry]) -> tuple[list[Chunk], list[Part], np.ndarray]:
 def _assemble(entries: list[Entry]) -> Index:
     chunks, parts, owners = _layout(entries)
     return Index.assemble(chunks, np.concatenate([e.chunk_vectors for e in entries]),
-                          np.concatenate([e.sentence_vectors for e in entries]), owners, parts)
+                          np.concatenate([np.asarray(e.sentence_vectors, dtype=DTYPE) for e in entries]),
+                          owners, parts)
 
 
 def _point(root: Path, name: str) -> None:
@@ -481,10 +488,16 @@ def _write_generation(gen: Path, entries: list[Entry], index: Index | None) -> d
     for e in entries:
         rid = e.report.id
         (gen / "reports" / f"{rid}.txt").write_text(e.raw, encoding="utf-8")
-        np.save(gen / "reports" / f"{rid}.chunks.npy", np.ascontiguousarray(e.chunk_vectors, dtype=np.float32))
-        np.save(gen / "reports" / f"{rid}.sentences.npy",
-                np.ascontiguousarray(e.sentence_vectors, dtype=np.float32))
+        path = gen / "reports" / f"{rid}.sentences.npy"
+        save_vectors(gen / "reports" / f"{rid}.chunks.npy", e.chunk_vectors)
+        save_vectors(path, e.sentence_vectors)
+        # From now on read from this generation, which lives as long as the entry may be written again.
+        e.chunk_vectors = np.asarray(e.chunk_vectors, dtype=DTYPE)
+        e.sentence_vectors = Stored(path, (len(e.doc.sentences), e.chunk_vectors.shape[1]))
     if index is not None:
+        # Written, then served from the file: a large library holds no second copy in memory.
+        save_vectors(gen / SENTENCES, index.sentence_vectors)
+        index.sentence_vectors = open_vectors(gen / SENTENCES)
         faiss.write_index(index.dense, str(gen / "dense.faiss"))
         index.bm25.save(str(gen / "bm25"), show_progress=False)
         (gen / "glossary.json").write_text(json.dumps(index.glossary.to_json(), ensure_ascii=False),

@@ -1,6 +1,7 @@
 """The library on disk: generations swapped atomically, checksums, repairs, two writers, add/remove."""
 import json
 import os
+import shutil
 import subprocess
 import sys
 import textwrap
@@ -11,6 +12,7 @@ import pytest
 
 from qa import ReportQA
 from qa.errors import IndexStoreError, ReportError
+from qa.store.vectors import InMemory, OnFile, open_vectors
 
 REPORTS = Path(__file__).resolve().parents[2] / "shared" / "corpus" / "reports"
 TECH = "技术合同成交额增长了多少？"
@@ -65,8 +67,8 @@ def test_vectors_of_another_model_are_made_again(built):
     assert _gen(root) != gen and _manifest(root)["model_id"] != "someone/else"
 
 
-@pytest.mark.parametrize("damage", ["truncate_faiss", "flip_vectors", "delete_bm25", "garbage_manifest",
-                                    "bad_pointer", "pointer_not_utf8", "edit_text"])
+@pytest.mark.parametrize("damage", ["truncate_faiss", "flip_vectors", "flip_all_sentences", "delete_bm25",
+                                    "garbage_manifest", "bad_pointer", "pointer_not_utf8", "edit_text"])
 def test_damage_is_noticed_and_repaired_never_used(built, damage, caplog):
     report, root = built
     gen = root / _gen(root)
@@ -74,6 +76,11 @@ def test_damage_is_noticed_and_repaired_never_used(built, damage, caplog):
         (gen / "dense.faiss").write_bytes((gen / "dense.faiss").read_bytes()[:100])
     elif damage == "flip_vectors":
         path = gen / "reports" / "henan-2024.sentences.npy"
+        data = bytearray(path.read_bytes())
+        data[-200:-100] = bytes(b ^ 0x5A for b in data[-200:-100])
+        path.write_bytes(bytes(data))
+    elif damage == "flip_all_sentences":     # the combined file the index reads sentences from
+        path = gen / "sentences.npy"
         data = bytearray(path.read_bytes())
         data[-200:-100] = bytes(b ^ 0x5A for b in data[-200:-100])
         path.write_bytes(bytes(data))
@@ -168,15 +175,43 @@ def test_an_unwritable_library_fails_before_any_embedding(small_report, tmp_path
         ReportQA.load(report=small_report, index_dir=blocker / "library", progress=False)
 
 
-def test_sentence_vectors_are_read_into_memory_not_mapped(built):
+def test_a_small_librarys_sentence_vectors_are_read_into_memory_as_float16(built):
     report, root = built
     qa = ReportQA.load(report=report, index_dir=root, progress=False)
     vectors = qa.index.sentence_vectors
-    assert isinstance(vectors, np.ndarray) and not isinstance(vectors, np.memmap)
-    # Truncating the file under a running process must not kill it (it was mmapped: SIGBUS).
-    path = root / _gen(root) / "reports" / "henan-2024.sentences.npy"
-    os.truncate(path, 128)
+    assert isinstance(vectors, InMemory) and vectors.data.dtype == np.float16
+    assert not isinstance(vectors.data, np.memmap) and vectors.nbytes == len(vectors) * 384 * 2
+    assert qa.index.sentence_rows(np.arange(3)).dtype == np.float32
+    # Truncating the files under a running process must not kill it (mapped, they would SIGBUS it).
+    gen = root / _gen(root)
+    for path in (gen / "sentences.npy", gen / "reports" / "henan-2024.sentences.npy"):
+        os.truncate(path, 128)
     assert "33.4%" in qa.ask(TECH).text
+
+
+def test_a_large_librarys_sentence_vectors_are_read_from_their_file(built, tmp_path):
+    """Beyond RESIDENT_MAX_BYTES the rows are read from the generation's file: the same answers; a
+    deleted generation is still read through the open file; a truncated file is an error, not a crash."""
+    report, root = built
+    qa = ReportQA.load(report=report, index_dir=root, progress=False)
+    expected = qa.ask(TECH).to_dict()
+    gen = root / _gen(root)
+    shutil.copy(gen / "sentences.npy", tmp_path / "copy.npy")
+    on_file = open_vectors(gen / "sentences.npy", resident_max_bytes=0)
+    assert isinstance(on_file, OnFile)
+    rows = np.arange(len(on_file))
+    in_memory = qa.index.sentence_rows(rows)
+    qa.index.sentence_vectors = on_file
+    assert qa.ask(TECH).to_dict() == expected
+    assert on_file.cached == len(on_file), "rows once read are kept, up to the cache's size"
+    uncached = OnFile(gen / "sentences.npy", cache_max_bytes=0)
+    shutil.rmtree(gen)
+    assert np.array_equal(uncached.rows(rows[::-1]), in_memory[::-1]) and uncached.cached == 0
+    damaged = OnFile(tmp_path / "copy.npy", cache_max_bytes=0)
+    os.truncate(tmp_path / "copy.npy", 4096)
+    assert np.array_equal(damaged.rows(np.arange(2)), in_memory[:2])
+    with pytest.raises(IndexStoreError, match="damaged"):
+        damaged.rows(rows[-5:])
 
 
 def test_removing_the_last_report_sticks(built):

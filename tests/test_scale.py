@@ -4,7 +4,7 @@ import faiss
 import numpy as np
 import pytest
 
-from qa.store.index import Index
+from qa.store.index import Index, embed_texts, lexical_tokens, sentence_context
 from qa.ask.retriever import Retriever
 from eval.run import load_gold
 
@@ -36,8 +36,39 @@ def test_hnsw_index_beyond_the_flat_limit_keeps_the_answers(qa, questions):
     vectors = ix.chunk_vectors(np.arange(len(ix.chunks)))
     hnsw = Index.assemble(ix.chunks, vectors, np.asarray(ix.sentence_vectors), ix.sentence_chunks,
                           ix.parts, flat_max=10, glossary=ix.glossary)
-    assert isinstance(hnsw.dense, faiss.IndexHNSWFlat) and isinstance(ix.dense, faiss.IndexFlatIP)
+    assert isinstance(hnsw.dense, faiss.IndexHNSWSQ) and isinstance(ix.dense, faiss.IndexScalarQuantizer)
     scaled = Retriever(hnsw, qa.embedder, full_scoring_max=10, candidates=20, report_years=_years(qa))
     exact = _top1(qa.retriever, questions, qa.embedder)
     agree = np.mean([a == b for a, b in zip(exact, _top1(scaled, questions, qa.embedder))])
     assert agree >= 0.97, agree
+
+
+def test_vectors_are_held_as_float16_and_keep_the_cosines(qa, doc):
+    """Half the bytes of float32, searched without a float32 copy; a cosine moves by under 1e-3."""
+    ix = qa.index
+    assert isinstance(ix.dense, faiss.IndexScalarQuantizer) and ix.sentence_vectors.dtype == np.float16
+    n, d = ix.dense.ntotal, ix.dense.d
+    assert faiss.serialize_index(ix.dense).nbytes < 0.55 * n * d * 4
+    assert ix.sentence_vectors.nbytes == len(ix.sentence_vectors) * d * 2
+    chunks = [c for c in ix.chunks if c.report == "henan-2024"][:20]
+    fresh = qa.embedder.passages(embed_texts(doc, chunks)[:20] + [sentence_context(doc, i) for i in range(20)])
+    ids = np.array([c.chunk_id for c in chunks])
+    rows = np.arange(ix.part("henan-2024").sentences.start, ix.part("henan-2024").sentences.start + 20)
+    held = np.vstack([ix.chunk_vectors(ids), ix.sentence_rows(rows)])
+    assert held.dtype == np.float32
+    q = qa.embedder.query("技术合同成交额增长了多少？")
+    assert float(np.abs(held @ q - fresh @ q).max()) < 1e-3
+    scores, order = ix.dense.search(q[None, :], 5)
+    assert np.allclose(scores[0], ix.cosines(q, order[0]), atol=1e-6), "search and cosines read the same vectors"
+
+
+def test_the_lexical_index_built_from_ids_scores_as_from_words(qa):
+    """lexical_ids only saves memory: BM25 over the same words gives the same scores."""
+    import bm25s
+    ix = qa.index
+    reference = bm25s.BM25()
+    reference.index([lexical_tokens(c) or ["∅"] for c in ix.chunks], show_progress=False)
+    assert set(reference.vocab_dict) == ix.vocab
+    for q in ["技术合同成交额增长了多少？", "2024年经济增长的预期目标是多少？", "粮食产量"]:
+        tokens = [w for w in qa.retriever.question(q).search_words if w in ix.vocab]
+        assert tokens and np.array_equal(reference.get_scores(tokens), ix.lexical_scores(tokens))
