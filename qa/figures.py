@@ -154,19 +154,19 @@ def _report_year(doc) -> int | None:
 def extract_figures(doc, report: str = "") -> list[Figure]:
     """Every figure in a parsed `Document`, in text order."""
     year = _report_year(doc)
-    periods = _periods(doc)
+    period_of = periods(doc)
     figures: list[Figure] = []
     for sent in doc.sentences:
         para = doc.paragraphs[sent.paragraph]
         if para.kind != "body":
             continue
-        period = periods[sent.paragraph]
+        period = period_of[sent.paragraph]
         figures += _sentence_figures(doc.text, sent.start, sent.end, para.path, period, year, report)
     log.debug("extracted %d figures from %s", len(figures), report or doc.source)
     return figures
 
 
-def _periods(doc) -> list[str]:
+def periods(doc) -> list[str]:
     """"review", "plan" or "several" (years summed up: 过去五年) for each paragraph.  A part heading
     sets the period for its part, else the paragraph's own words (过去一年 / 今年 / 预期目标) do,
     else the previous paragraph's.  Within a part, a paragraph that opens on several years

@@ -183,3 +183,9 @@ def test_an_empty_report_id_is_refused_with_the_way_to_ask_every_report(qa):
         with pytest.raises(QuestionError, match="report=None"):
             qa.ask("城镇新增就业目标是多少？", report=report)
     assert qa.ask("城镇新增就业目标是多少？", report=None).found
+
+
+@pytest.mark.parametrize("question", ["What was Henan's actual grain output in 2024?", "2024年河南粮食产量最终是多少？"])
+def test_what_actually_happened_in_the_planned_year_is_not_in_the_report(qa, question):
+    ans = qa.ask(question)
+    assert not ans.found and "plans 2024" in ans.message

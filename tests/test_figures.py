@@ -11,7 +11,7 @@ import pytest
 
 from eval.figures_eval import HELD_OUT, evaluate, labelled_sentences, load_gold, score
 from eval.run import SHARED_REPORTS, report_file
-from qa.figures import (Figure, _report_year, across_reports, actual_target_pairs, extract_figures, indicator_key,
+from qa.figures import (Figure, _report_year, across_reports, actual_target_pairs, extract_figures, indicator_key, periods,
                         shared_indicators)
 from qa.ingest.document import read_report
 
@@ -222,3 +222,14 @@ def test_one_indicator_is_joined_across_reports_however_each_names_it(henan):
     assert key in shared_indicators(figures)
     pairs = {indicator_key(a): (a.value, t.value) for a, t in actual_target_pairs(henan[1])}
     assert pairs[key] == ("4.1", "5.5")          # GDP growth: 4.1 % in 2023, 5.5 % targeted for 2024
+
+
+def test_a_five_year_stretch_runs_through_the_paragraphs_its_opening_leads():
+    """"过去五年…" leads a run of "——" paragraphs that never say 五年 again: all of them are about the
+    period (so the years a passage speaks of are only those it names)."""
+    doc = read_report(CORPUS / "national-2023.txt")
+    period = periods(doc)
+    dash = [i for i, p in enumerate(doc.paragraphs) if doc.text[p.start:p.end].startswith("——") and p.part.startswith("一、")]
+    assert dash and all(period[i] == "several" for i in dash)
+    plan = [i for i, p in enumerate(doc.paragraphs) if p.part.startswith("二、")]
+    assert plan and all(period[i] == "plan" for i in plan)

@@ -14,7 +14,7 @@ import re
 from dataclasses import dataclass, field
 from functools import cached_property
 
-from ..figures import DIRECTION, Figure, extract_figures
+from ..figures import DIRECTION, Figure, extract_figures, periods
 from ..ingest.document import Document
 from ..language.segmenter import tagged, words
 from ..store.index import Part, sentence_context
@@ -257,7 +257,12 @@ class ReportView:
         """The years sentence i speaks of, by what it and its headings name and where it stands."""
         para = self.doc.paragraphs[self.doc.sentences[i].paragraph]
         opening = self.doc.text[para.start:min(para.end, para.start + OPENING)]
-        return implied_years(para.part, self.sentence_text(i) + para.section, self.year, opening)
+        several = self._periods[self.doc.sentences[i].paragraph] == "several"
+        return implied_years(para.part, self.sentence_text(i) + para.section, self.year, opening, several)
+
+    @cached_property
+    def _periods(self) -> list[str]:
+        return periods(self.doc)
 
     def year_mismatch(self, q: Question, i: int) -> bool:
         """The question names (or its tense points to) a year that the sentence does not speak of."""

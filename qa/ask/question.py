@@ -62,6 +62,8 @@ CAPITALISED = re.compile(r"\b[A-Z][a-z]+(?:[ -][A-Z][a-z]+)*")
 # (the report's own), something done is last year's (the review).
 PLANNED = re.compile(r"要|将|计划|拟|目标|预期|力争|打算|\b(?:will|plan|plans|planned|aim|aims|target|targets|"
                      r"goal|expected|intend|set to|going to)\b", re.I)
+# Asks what actually happened: a report cannot state that for the year it plans.
+ACTUAL = re.compile(r"实际|最终|全年实现了|\bactual(?:ly)?\b|\bend(?:ed)? up\b|\bturn(?:ed)? out\b|\bdid\b.*\brecord", re.I)
 DONE = re.compile(r"了|已经|已|\b(?:did|was|were|had|has been|have been|achieved|reached)\b", re.I)
 NUMBER_WORDS = {"one": 1, "two": 2, "three": 3, "four": 4, "five": 5,
                 "first": 1, "second": 2, "third": 3, "fourth": 4, "fifth": 5}
@@ -91,6 +93,7 @@ class Question:
     wants_date: bool
     wants_meeting: bool
     wants_change: bool               # "增长多少", "how fast did it grow": a change, not a level
+    wants_actual: bool               # "实际", "actually": what happened, not what was planned
     quantity: str                    # "rate", "money", "count" or "" (any): what kind of figure answers
     known: bool                      # it names something the reports contain (a word, a term, a place)
 
@@ -127,6 +130,7 @@ class Question:
                    wants_date=bool(WHEN_QUESTION.search(text)),
                    wants_meeting=bool(MEETING_QUESTION.search(text)),
                    wants_change=bool(GROWTH_QUESTION.search(text)),
+                   wants_actual=bool(ACTUAL.search(text)),
                    quantity=_quantity(text) if AMOUNT_QUESTION.search(text) or FIGURE_QUESTION.search(text)
                    and not EXPLAIN_QUESTION.search(text) else "",
                    # A one-character dictionary word ("hello": 好) names nothing in particular.

@@ -12,7 +12,8 @@ something else.  These checks are general, not per question:
 - place:  a question that names a province other than the report's, or a city, which the
           sentence and its headings do not name.
 - year:   a question about a year that neither the sentence nor its part (a part reviews the year
-          before the report's own, or names its year) speaks of.
+          before the report's own, or names its year) speaks of; or about what actually happened in
+          the year the report plans, which no report can say.
 - subject: for a figure question, the most specific indicator or policy term it names (of the
           bilingual vocabulary's topical concepts, the one rarest in the report) must be stated in
           the sentence or its headings, by a variant or by all the words of one
@@ -39,7 +40,7 @@ def verify(q: Question, view: ReportView, sentence: int, span: tuple[int, int]) 
     if not q.known:
         return ["the question names nothing the reports speak of"]
     checks = (_amount(q, view, span), _unit(q, text), _quantity(q, text), _place(q, view, context),
-              _year(q, view, sentence), _subject(q, view, context))
+              _year(q, view, sentence), _planned(q, view), _subject(q, view, context))
     return [c for c in checks if c]
 
 
@@ -89,6 +90,14 @@ def _year(q: Question, view: ReportView, sentence: int) -> str:
     if not asked or asked & view.years_of(sentence):
         return ""
     return f"the passage is not about {'/'.join(map(str, sorted(asked)))}"
+
+
+def _planned(q: Question, view: ReportView) -> str:
+    """What actually happened in the year a report plans (or later) is not in that report."""
+    asked = q.years(view.year)
+    if not q.wants_actual or not view.year or not asked or min(asked) < view.year:
+        return ""
+    return f"the report plans {min(asked)}; it cannot say what actually happened then"
 
 
 def _subject(q: Question, view: ReportView, context: str) -> str:

@@ -21,12 +21,14 @@ def years_in(text: str) -> frozenset[int]:
     return frozenset(int(y) for y in YEAR.findall(text))
 
 
-def implied_years(part: str, text: str, report_year: int | None, opening: str = "") -> frozenset[int]:
+def implied_years(part: str, text: str, report_year: int | None, opening: str = "",
+                  several: bool = False) -> frozenset[int]:
     """The years a passage speaks of: those it and its part heading name; where the heading names
     none, the year its part is about (a review: the year before the report's, or the five before),
-    unless the passage or its paragraph's opening (`opening`) sums up several years."""
+    unless the passage, its paragraph's opening (`opening`) or where it stands (`several`: a
+    stretch of paragraphs that a "过去五年" opening leads) sums up several years."""
     named = years_in(text) | years_in(part)
-    if SEVERAL_YEARS.search(opening + text):
+    if several or SEVERAL_YEARS.search(opening + text):
         return frozenset(years_in(text))
     if report_year and not years_in(part):
         if FIVE_YEARS.search(part):
