@@ -189,3 +189,14 @@ def test_an_empty_report_id_is_refused_with_the_way_to_ask_every_report(qa):
 def test_what_actually_happened_in_the_planned_year_is_not_in_the_report(qa, question):
     ans = qa.ask(question)
     assert not ans.found and "plans 2024" in ans.message
+
+
+def test_a_numbered_section_heading_is_never_the_answer(qa):
+    """"（四）乡村振兴有力推进。" opens the paragraph that answers; the sentence after it does."""
+    ans = qa.ask("2023年夏粮收获期间河南遇到了什么罕见天气？")
+    assert ans.found and "烂场雨" in ans.text and not ans.text.startswith("（")
+
+
+def test_the_report_as_a_question_s_subject_is_not_a_word_to_match(qa):
+    from qa.language.segmenter import content_words
+    assert content_words("报告提出今年要实施什么工程？") == ["今年", "实施", "工程"]

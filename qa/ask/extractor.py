@@ -87,7 +87,7 @@ class Extractor:
             view = self.view(p.report)
             for i in view.sentences_in(p.chunk.start, p.chunk.end):
                 # A topic heading names what a list or an explanation is about; it is not one.
-                if (p.report, i) in seen or (q.wants_explanation and i in view.headings):
+                if (p.report, i) in seen or i in view.section_heads or q.wants_explanation and i in view.headings:
                     continue
                 seen.add((p.report, i))
                 out.append(self._candidate(q, qvec, view, i, rank))

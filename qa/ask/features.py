@@ -66,6 +66,7 @@ class ReportView:
     part: Part
     contexts: list[str] = field(init=False)
     headings: set[int] = field(init=False)
+    section_heads: set[int] = field(init=False)
     idf: dict[str, float] = field(init=False)
     unseen_idf: float = field(init=False)
 
@@ -74,10 +75,13 @@ class ReportView:
         self.contexts = [sentence_context(doc, i) for i in range(len(doc.sentences))]
         self.starts = [s.start for s in doc.sentences]
         # A paragraph's lead ("新能源汽车产业集群。") names a topic; it rarely answers by itself.
-        self.headings = {i for i, s in enumerate(doc.sentences)
-                         if s.start == doc.paragraphs[s.paragraph].start
-                         and doc.text[s.start:s.end].rstrip("。") in (doc.paragraphs[s.paragraph].lead,
-                                                                    doc.paragraphs[s.paragraph].section)}
+        # A numbered section's heading ("（四）乡村振兴有力推进。") never does: cover.py answers
+        # "what is section (四) about".
+        opening = {i: doc.text[s.start:s.end].rstrip("。") for i, s in enumerate(doc.sentences)
+                   if s.start == doc.paragraphs[s.paragraph].start}
+        self.section_heads = {i for i, t in opening.items() if t == doc.paragraphs[doc.sentences[i].paragraph].section}
+        self.headings = self.section_heads | {i for i, t in opening.items()
+                                              if t == doc.paragraphs[doc.sentences[i].paragraph].lead}
         df: dict[str, int] = {}
         for ctx in self.contexts:
             for w in set(words(ctx)):
