@@ -22,7 +22,8 @@ from ..language.years import years_in
 FIGURE_QUESTION = re.compile(
     r"多少|几[个家项条所万亿%％倍]?|目标|比例|比重|占比|增速|增幅|幅度|百分|产量|规模|数量|总量|排名|第几|达到|"
     r"how (many|much)|what (percentage|share|proportion|rate|number)|\btarget|\bgrowth\b|\brate\b|\bnumber\b|"
-    r"\bpercent|\bfigure\b|\bhow (fast|large|big|high)|\btotal\b|\bamount\b|\bvolume\b|\bin yuan\b", re.I)
+    r"\bpercent|\bfigure\b|\bhow (fast|large|big|high)|\btotal\b|\bamount\b|\bvolume\b|\bin yuan\b|"
+    r"\baim(?:s|ing|ed)? (?:for|at)\b|\bintensity\b|\bratio\b|\bproportion\b|\blevel\b", re.I)
 # Asks for an amount: the answer must then state one.
 AMOUNT_QUESTION = re.compile(r"多少|(?<!哪)几[个家项条所万亿倍次届辆人]|百分之几|第几|how (many|much)|by how much|"
                              r"what (percentage|share|proportion)", re.I)
