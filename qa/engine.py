@@ -81,7 +81,7 @@ class _Reader:
 
     def figures(self, report: str) -> list[Figure]:
         """The report's key figures, as the answer step reads them (extracted once per snapshot)."""
-        return self.extractor.view(report).figures
+        return self.extractor.view(report).table.figures
 
 
 class ReportQA:

@@ -108,7 +108,7 @@ class Extractor:
         out = []
         for report in dict.fromkeys(p.report for p in passages[:CANDIDATE_PASSAGES]):
             view = self.view(report)
-            for _, fig in view.table_rows(q)[:TABLE_CANDIDATES]:
+            for _, fig in view.table.rows(q)[:TABLE_CANDIDATES]:
                 i = view.sentence_at(fig.start)
                 if (report, i) not in seen:
                     seen.add((report, i))
@@ -129,9 +129,9 @@ class Extractor:
         text = view.sentence_text(sentence)
         if not q.wants_figure or q.wants_explanation:
             return s.start, s.end
-        _, row = view.table_row(q, sentence)
+        _, row = view.table.row(q, sentence)
         if row is not None:
-            return view.row_span(row)          # the table's row quotes the clause that states it
+            return view.table.span(row)          # the table's row quotes the clause that states it
         clauses = [(m.start(), m.end()) for m in CLAUSE.finditer(text.rstrip("。！？”"))]
         if len(clauses) < 2:
             return s.start, s.end

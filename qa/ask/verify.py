@@ -27,7 +27,8 @@ from __future__ import annotations
 import re
 
 from ..language.vocabulary import stated
-from .features import CHINESE_FIGURE, DATE, FIGURE, SAME_UNIT, ReportView, figure_missing, has_figure
+from .features import CHINESE_FIGURE, DATE, FIGURE, ReportView, figure_missing, has_figure
+from .table import SAME_UNIT
 from .question import Question
 
 PERCENT = re.compile(r"\d\s*[%％‰]|百分点")
@@ -49,7 +50,7 @@ def _amount(q: Question, view: ReportView, span: tuple[int, int]) -> str:
     Chinese numeral (which the table leaves out).  Digits that name or date ("6.8级地震", "5G",
     "第十四届") are not an amount."""
     text = view.doc.text[span[0]:span[1]]
-    if figure_missing(q, text) or q.wants_amount and not (view.figures_within(span) or has_figure(text, CHINESE_FIGURE)):
+    if figure_missing(q, text) or q.wants_amount and not (view.table.within(span) or has_figure(text, CHINESE_FIGURE)):
         return "the passage states no figure"
     return ""
 

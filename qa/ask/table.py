@@ -1,0 +1,171 @@
+"""The key-figures table as the answer step reads it: which row a figure question names.
+
+A figure question ("城镇新增就业目标是多少？", "How fast did GDP grow in 2024?") is matched
+against the rows `qa.figures.extract_figures` reads from the report: a row whose indicator the
+question names (in its own words, dictionary words or the vocabulary's variants), of a year it
+asks about, ranks the row's sentence, brings in sentences retrieval missed, and gives the answer
+the row's clause.  A figure question whose indicator no row names is a signal to decline.
+"""
+from __future__ import annotations
+
+import re
+from functools import cached_property
+from typing import TYPE_CHECKING
+
+from ..figures import DIRECTION, Figure, extract_figures
+from ..language.segmenter import words
+from ..language.vocabulary import stated
+from .question import Question
+
+if TYPE_CHECKING:
+    from .features import ReportView
+
+# A key-figures row answers a question that names its indicator: at least half of the indicator's
+# idf mass in the question's words.  On the gold set's 451 figure questions, the best such row
+# quotes the answer for 315 of the 347 answerable ones, and 68 of the 104 near misses have none.
+# Where the best candidate's report has no row for the indicator, 27 of 35 questions were near
+# misses (0.77, against 0.23 over all figure questions): `absent` is an accept signal.
+TABLE_MATCH = 0.5
+# A row that does not state the question's subject is about something else, however many of its
+# words the question shares: it stays under TABLE_MATCH.
+OFF_SUBJECT = 0.4
+# Single characters that are whole indicators' words (煤 consumption, 粮 output); others are noise.
+TABLE_CHARS = set("煤气水电粮油棉糖肉蛋奶")
+# Words of an indicator that say how it is measured or its scope, not what: "How many universities"
+# asks for 高校总数, "新增托位数" answers "how many places will be added".
+MEASURE_WORDS = set("总数 总量 数量 规模 人数 总额 比重 占比 比例 新增 新建 累计 全省 全市 全区 全国 全年 全社会".split())
+# How rows that name what is asked are told apart (an order, not a score: each term says which of
+# two rows of one sentence answers; eval/report.md measures the answers they give).
+ROW_WORDS, ROW_QUANTITY, ROW_CHANGE = 0.5, 0.5, 0.25
+PERCENT_UNIT = re.compile(r"%|‰|百分点")
+# Measure words that count the same things ("多少名学者" is answered by "180人").
+SAME_UNIT = {"名": "人", "人": "名", "位": "人", "座": "个", "所": "个", "家": "个"}
+
+
+class FigureTable:
+    """One report's figures (extracted once), and the rows that answer a question."""
+
+    def __init__(self, view: "ReportView"):
+        self.view = view
+
+    @cached_property
+    def figures(self) -> list[Figure]:
+        return extract_figures(self.view.doc, self.view.report)
+
+    @cached_property
+    def _figure_words(self) -> list[list[tuple[str, int]]]:
+        """Each figure's indicator words that name what it measures, with where they start."""
+        out = []
+        for f in self.figures:
+            # Search-mode words overlap (播种, 面积, 播种面积): each is placed where it first occurs.
+            out.append([(w, f.indicator.find(w)) for w in words(f.indicator)
+                        if (len(w) > 1 or w in TABLE_CHARS) and w not in MEASURE_WORDS])
+        return out
+
+    @cached_property
+    def _rows(self) -> dict[int, list[int]]:
+        """Sentence → the figures stated in it (by position in `figures`)."""
+        out: dict[int, list[int]] = {}
+        for k, f in enumerate(self.figures):
+            out.setdefault(self.view.sentence_at(f.start), []).append(k)
+        return out
+
+    def indicator_words(self, q: Question, k: int) -> float:
+        """The idf share of figure k's indicator words that the question has: its own words, its
+        dictionary words, the vocabulary's variants, also inside a longer word or across a
+        segmentation (托位 in 新增托|位数)."""
+        f, iw = self.figures[k], self._figure_words[k]
+        if not iw:
+            return 0.0
+        terms = {t for t in set(q.words) | {v for c in q.concepts for v in c.zh} if len(t) > 1}
+        covered = set()
+        for t in terms:
+            for m in re.finditer(re.escape(t), f.indicator):
+                covered.update(range(m.start(), m.end()))
+        text = q.text if q.lang == "zh" else ""
+        weights = [self.view.idf.get(w, self.view.unseen_idf) for w, _ in iw]
+        have = sum(wt for (w, at), wt in zip(iw, weights)
+                   if w in text or any(w in t for t in terms) or covered & set(range(at, at + len(w))))
+        return have / sum(weights)
+
+    def indicator_match(self, q: Question, k: int) -> float:
+        """How far figure k is what the question asks about: its indicator's words, cut below
+        TABLE_MATCH when the question's subject (its rarest concept, as verify.py reads it) is not
+        stated before the figure in its sentence (a row that refers back, "粮食播种面积…、总产
+        130亿斤", takes its subject from there)."""
+        f, subject = self.figures[k], self.view.rarest_concept(q)
+        lead = self.view.doc.text[self.view.doc.sentences[self.view.sentence_at(f.start)].start:f.end]
+        on_subject = subject is None or stated(subject, f.indicator + f.qualifier + lead)
+        return self.indicator_words(q, k) * (1.0 if on_subject else OFF_SUBJECT)
+
+    def _row_fits(self, q: Question, k: int) -> float:
+        """The indicator match of figure k, if it is of a year the question asks about (or prefers)."""
+        years = q.preferred_years(self.view.year)
+        year = self.figures[k].year
+        return self.indicator_match(q, k) if not years or year is None or year in years else 0.0
+
+    def _row_order(self, q: Question, k: int, fits: float) -> float:
+        """Among rows that name what is asked, the one that says it: more of the question's words in
+        its indicator and qualifier (总投资 of a project count and its total investment), the kind of
+        quantity asked (a rate in %), a change when a change is asked (增产 19.6亿斤, not 达 614.8亿斤)."""
+        f = self.figures[k]
+        label = f.indicator + f.qualifier + f.unit
+        changes = any(d in f.qualifier for d in DIRECTION)
+        return (fits + ROW_WORDS * self.view.coverage(q.words, label) + ROW_QUANTITY * quantity_fits(q, f)
+                + ROW_CHANGE * (changes == q.wants_change))
+
+    def rows(self, q: Question) -> list[tuple[float, Figure]]:
+        """The rows that answer a figure question (match, row), best first."""
+        if not _figure_question(q):
+            return []
+        scored = [(self._row_fits(q, k), k) for k in range(len(self.figures))]
+        rows = [(m, k) for m, k in scored if m >= TABLE_MATCH]
+        rows.sort(key=lambda r: -self._row_order(q, r[1], r[0]))
+        return [(m, self.figures[k]) for m, k in rows]
+
+    def row(self, q: Question, i: int) -> tuple[float, Figure | None]:
+        """The row of sentence i that best answers a figure question, and its match (0 if none)."""
+        if not _figure_question(q):
+            return 0.0, None
+        rows = [(self._row_fits(q, k), k) for k in self._rows.get(i, [])]
+        rows = [(m, k) for m, k in rows if m >= TABLE_MATCH]
+        if not rows:
+            return 0.0, None
+        m, k = max(rows, key=lambda r: self._row_order(q, r[1], r[0]))
+        return m, self.figures[k]
+
+    def within(self, span: tuple[int, int]) -> list[Figure]:
+        """The figures whose number lies in text[span[0]:span[1]]."""
+        return [f for f in self.figures if span[0] <= f.start and f.end <= span[1]
+                or span[0] <= f.start + f.quote.find(f.value) < span[1]]
+
+    def span(self, row: Figure) -> tuple[int, int]:
+        """A row's quote, run on through the figures whose quotes overlap it: "由9.8%降至" ends where
+        "降至7.5%" begins, and the answer is the change from one to the other."""
+        end = row.end
+        for f in self.figures:          # in text order
+            if f.start < end < f.end and f.start >= row.start:
+                end = f.end
+        return row.start, end
+
+    def absent(self, q: Question) -> bool:
+        """A figure question whose indicator no row of the report names, in any year."""
+        if not _figure_question(q) or not self.figures:
+            return False
+        return all(self.indicator_words(q, k) < TABLE_MATCH for k in range(len(self.figures)))
+
+
+def _figure_question(q: Question) -> bool:
+    """A figure is asked for, and not an explanation of one."""
+    return (q.wants_figure or q.wants_amount) and not q.wants_explanation
+
+
+def quantity_fits(q: Question, fig: Figure) -> bool:
+    """A figure is the kind of quantity asked for: a rate in %, money in 元, a count neither in %
+    nor a ranking (第2位), and in the unit the question names."""
+    unit = fig.unit
+    if q.unit and q.unit not in unit and SAME_UNIT.get(q.unit, "\0") not in unit:
+        return False
+    percent = bool(PERCENT_UNIT.search(unit))
+    count = not percent and "第" not in fig.qualifier
+    return {"rate": percent, "money": "元" in unit, "count": count}.get(q.quantity, True)
