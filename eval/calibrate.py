@@ -65,8 +65,8 @@ def collect(qa: ReportQA, gold: list[dict]) -> list[Item]:
     items = []
     for g in gold:
         q = qa.question(g["question"])
-        qvec = qa.embedder.query(q.text)
-        passages = qa.retriever.retrieve(q, k=5, qvec=qvec, reports={g["report"]})
+        qvec, passages = qa.embedder.ranked(    # as ask() ranks: int8, close calls again in fp32
+            q.text, lambda v, q=q, g=g: qa.retriever.retrieve(q, k=5, qvec=v, reports={g["report"]}))
         cands = qa.extractor.candidates(q, qvec, passages)
         labels = [bool(g["answers"]) and contains_gold(qa.extractor.view(c.report).sentence_text(c.sentence),
                                                         g["answers"]) for c in cands]
