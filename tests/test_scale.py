@@ -49,7 +49,6 @@ def test_vectors_are_held_as_float16_and_keep_the_cosines(qa, doc):
     assert isinstance(ix.dense, faiss.IndexScalarQuantizer) and ix.sentence_vectors.dtype == np.float16
     n, d = ix.dense.ntotal, ix.dense.d
     assert faiss.serialize_index(ix.dense).nbytes < 0.55 * n * d * 4
-    assert ix.sentence_vectors.nbytes == len(ix.sentence_vectors) * d * 2
     chunks = [c for c in ix.chunks if c.report == "henan-2024"][:20]
     fresh = qa.embedder.passages(embed_texts(doc, chunks)[:20] + [sentence_context(doc, i) for i in range(20)])
     ids = np.array([c.chunk_id for c in chunks])

@@ -1,11 +1,13 @@
-"""Sentence vectors: held as float16, in memory while small, read by rows from their file beyond.
+"""Sentence vectors: stored as float16, in memory while small, read by rows from their file beyond.
 
 Every sentence of every report has a vector, but a question reads only a few thousand of them: the
 sentences of its candidate chunks and of the retriever's fixed sample.  At 1,000 reports they are
 343,400 vectors, 498 MiB as float32 (eval/bench.md, scale), more than the rest of the index and the
-model's share of a 1 GiB budget allows.  So they are stored as float16 (half the bytes; a cosine moves
-by at most ~1e-3, see tests/test_scale.py), kept in memory up to RESIDENT_MAX_BYTES and otherwise
-read from the generation's file with pread when asked for.
+model's share of a 1 GiB budget allows.  So they are stored as float16 (half the bytes on disk; a
+cosine moves by at most ~1e-3, see tests/test_scale.py), kept in memory up to RESIDENT_MAX_BYTES and
+otherwise read from the generation's file with pread when asked for.  Rows in memory are decoded to
+float32 once: numpy converts float16 at ~4 ns a number, which made scoring every sentence of 100
+reports 30 ms slower a question, and the bundled report's 340 rows 0.3 ms.
 
 pread, not mmap: a mapped file that is truncated under a running process kills it with SIGBUS, and
 pages touched through a mapping count in its resident size; a short read is an error that can be
@@ -24,14 +26,15 @@ import numpy as np
 from ..errors import IndexStoreError
 
 DTYPE = np.float16
-# Libraries whose sentence vectors take up to this much are read into memory whole: 64 MiB is ~87,000
-# sentences, ~250 reports of ~340 sentences (the 33-report library holds 7 MiB).  Beyond it they are
-# read from the file by rows.
+# Libraries whose sentence vectors take up to this much on disk are read into memory whole (as float32,
+# twice that): 64 MiB is ~87,000 sentences, ~250 reports of ~340 sentences, so every library small
+# enough for the retriever to score every chunk (FULL_SCORING_MAX, 20,000 chunks, ~68,000 sentences)
+# holds them in memory; the 33-report library's take 7 MiB.  Beyond it they are read by rows.
 RESIDENT_MAX_BYTES = 64 << 20
-# Rows read from the file are kept up to this much: the retriever's sample (2,048 chunks, ~7,000
-# sentence rows, 5 MiB at 384-d) is read by every question at scale and so stays in memory after the
+# Rows read from the file are kept, as float32, up to this much: the retriever's sample (2,048 chunks,
+# ~7,000 sentence rows, 10 MiB) is read by every question at scale and so stays in memory after the
 # first; the rest fills with the candidates of the first questions.
-CACHE_MAX_BYTES = 32 << 20
+CACHE_MAX_BYTES = 16 << 20
 
 
 class SentenceVectors:
@@ -59,16 +62,32 @@ class SentenceVectors:
 
 
 class InMemory(SentenceVectors):
+    """Float16 values (rounded as stored), decoded to float32 when first read: an index that is
+    written and then served from its file (qa/library.py) never holds the float32 copy."""
+
     def __init__(self, vectors: np.ndarray):
-        self.data = np.ascontiguousarray(vectors, dtype=DTYPE)
-        self.shape = self.data.shape
+        self.stored = np.ascontiguousarray(vectors, dtype=DTYPE)
+        self.shape = self.stored.shape
+        self._decoded: np.ndarray | None = None
+        self._lock = threading.Lock()
+
+    @property
+    def data(self) -> np.ndarray:
+        if self._decoded is None:
+            with self._lock:
+                if self._decoded is None:
+                    self._decoded, self.stored = self.stored.astype(np.float32), None
+        return self._decoded
 
     @property
     def nbytes(self) -> int:
-        return self.data.nbytes
+        return (self.stored if self._decoded is None else self._decoded).nbytes
 
     def rows(self, rows: np.ndarray) -> np.ndarray:
-        return self.data[rows].astype(np.float32)
+        return self.data[rows]
+
+    def float16(self) -> np.ndarray:
+        return self.stored if self._decoded is None else self._decoded.astype(DTYPE)
 
 
 def npy_layout(path: Path) -> tuple[tuple[int, ...], np.dtype, int]:
@@ -94,7 +113,7 @@ class OnFile(SentenceVectors):
         weakref.finalize(self, os.close, self.fd)
         self.row_bytes = shape[1] * np.dtype(DTYPE).itemsize
         self.slot = np.full(shape[0], -1, dtype=np.int32)      # where a row sits in the cache, or -1
-        self.cache = np.empty((cache_max_bytes // self.row_bytes, shape[1]), dtype=DTYPE)
+        self.cache = np.empty((cache_max_bytes // (4 * shape[1]), shape[1]), dtype=np.float32)
         self.cached = 0
         self.lock = threading.Lock()
 
@@ -111,7 +130,7 @@ class OnFile(SentenceVectors):
             out[hit] = self.cache[slots[hit]]
             if not hit.all():
                 wanted = np.unique(rows[~hit])
-                fresh = self._read(wanted)
+                fresh = self._read(wanted).astype(np.float32)
                 out[~hit] = fresh[np.searchsorted(wanted, rows[~hit])]
                 self._keep(wanted, fresh)
         return out
@@ -146,7 +165,7 @@ def open_vectors(path: Path, resident_max_bytes: int = RESIDENT_MAX_BYTES) -> Se
 
 
 def save_vectors(path: Path, vectors) -> None:
-    np.save(path, vectors.data if isinstance(vectors, InMemory) else np.ascontiguousarray(vectors, dtype=DTYPE))
+    np.save(path, vectors.float16() if isinstance(vectors, InMemory) else np.ascontiguousarray(vectors, dtype=DTYPE))
 
 
 class Stored:
