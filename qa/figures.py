@@ -48,6 +48,8 @@ FIGURE_RE = re.compile(
     rf"(?P<unit>\s*(?:{PERCENT}|{MULTIPLIER}?(?:{'|'.join(map(re.escape, MEASURES))})(?:（[^）]{{1,2}}）)?|{MULTIPLIER}))?"
     rf"(?P<hedge2>\s*{HEDGE_AFTER})?")
 CLAUSE_END = "，；：。！？\n"
+# Verbs that close an item of their own: "获批", "建成投用", "落地".
+FINISHED = re.compile(r"(?:获批|建成|投用|投产|落地|完成|开通|启动|实施|召开|举办|通过|上线|挂牌|揭牌)$")
 # A number that names or dates something rather than measures it.
 NOT_A_FIGURE_AFTER = re.compile(r"\s*(?:年(?!以上)|月|日|周年|届|版|岁|号|期|代|级|强|[A-Za-zⅠ-Ⅻ]|\.(?!\d))")
 YEAR_RE = re.compile(r"(?<!\d)(?:19|20)\d\d(?!\d)")
@@ -56,14 +58,14 @@ ORDINAL_BEFORE = re.compile(r"第\s*$")
 # Words between the indicator and the number.  Direction words record a change, bound words
 # a level; "X到/X至" (提高到 90.4%) states a level, so it reads as 达到.
 DIRECTION = ("增长", "增加", "增产", "上涨", "提高", "提升", "上升", "下降", "降低", "减少", "缩小", "压减")
-LEVEL_VERB = re.compile(r"(?:提高|上升|增|拓展|缩小|延长|提升|发展|扩大|降低|下降|降)(?:到|至)$|跃上$|达到?$|增至$")
+LEVEL_VERB = re.compile(r"(?:提高|上升|增|增加|拓展|缩小|延长|提升|发展|扩大|降低|下降|降)(?:到|至)$|跃上$|达到?$|增至$")
 BOUND = {"超过": "超过", "超": "超过", "突破": "突破", "约": "约", "接近": "接近", "近": "接近",
          "不低于": "不低于", "低于": "低于", "高于": "高于", "优于": "优于"}
 CANONICAL_HEDGE = {"余": "多"}
 TAIL_QUALIFIER = re.compile(
     r"(?:(?:分别|实际|再|平均|稳定|保持|控制|首次|全部|总体|年均|均|累计|预计|拟按|拟安排|拟|居全国|国家目标)*"
     r"(?P<verb>增长|增加|增产|上涨|提高到|提高至|提高|提升到|提升至|提升|上升到|上升至|上升|下降|降低|减少|缩小到|缩小至|缩小|压减|"
-    r"增至|拓展至|拓展到|延长至|延长到|发展到|发展至|扩大到|扩大至|降至|降到|下降到|下降至|降低到|降低至|跃上|达到|达|突破|超过|超|约|接近|近|不低于|低于|高于|优于|第|"
+    r"增至|增加到|增加至|拓展至|拓展到|延长至|延长到|发展到|发展至|扩大到|扩大至|降至|降到|下降到|下降至|降低到|降低至|跃上|达到|达|突破|超过|超|约|接近|近|不低于|低于|高于|优于|第|"
     r"在|为|是|确定为|居全国|居|占)?)+$")
 COMPARISON = re.compile(r"(?:比上年|较上年|同比|比去年)")
 # Scope and action words that open a clause but are not what is measured.
@@ -268,8 +270,9 @@ def _clause_figures(text, c_start, c_end, numbers, previous) -> list[dict]:
     for i, n in enumerate(numbers):
         nxt = numbers[i + 1].start if i + 1 < len(numbers) else c_end
         head = text[head_start:n.start]
-        if i and "、" in head:
-            # "…1.4万亿斤新台阶、亩产提升10.1斤": the 、 opens this figure's own segment.
+        if "、" in head and (i or _finished(head[:head.rindex("、")])):
+            # "…1.4万亿斤新台阶、亩产提升10.1斤": the 、 opens this figure's own segment; so it does
+            # after an item that is a whole event ("集结中心获批、全年开行班列909列").
             cut = head.rindex("、") + 1
             head_start, head = head_start + cut, head[cut:]
         elif consumed and _clean(head).startswith(consumed):
@@ -283,6 +286,12 @@ def _clause_figures(text, c_start, c_end, numbers, previous) -> list[dict]:
         previous = ind or previous
         head_start = n.end
     return out
+
+
+def _finished(item: str) -> bool:
+    """An item before 、 that ends in a verb of completion says something happened; it is not one
+    of several things a figure counts ("电子信息、装备制造")."""
+    return bool(FINISHED.search(item))
 
 
 def _segment_end(text, fig_end, next_start, c_end) -> int:

@@ -202,3 +202,12 @@ def test_a_numbered_section_heading_is_never_the_answer(qa):
 def test_the_report_as_a_question_s_subject_is_not_a_word_to_match(qa):
     from qa.language.segmenter import content_words
     assert content_words("报告提出今年要实施什么工程？") == ["今年", "实施", "工程"]
+
+
+@pytest.mark.parametrize("question, span", [
+    ("地区生产总值增长的预期目标是多少？", "经济增长 5.5%"),      # not 单位生产总值能耗: its head is 能耗
+    ("高新技术企业有多少家？", "高新技术企业 1.2万家"),           # the stock, not 新增 1500家 planned
+])
+def test_the_row_named_by_its_head_and_a_stock_unless_a_flow_is_asked(qa, question, span):
+    ans = qa.ask(question)
+    assert ans.found and ans.text == span, ans.text

@@ -233,3 +233,11 @@ def test_a_five_year_stretch_runs_through_the_paragraphs_its_opening_leads():
     assert dash and all(period[i] == "several" for i in dash)
     plan = [i for i, p in enumerate(doc.paragraphs) if p.part.startswith("二、")]
     assert plan and all(period[i] == "plan" for i in plan)
+
+
+def test_an_item_that_happened_is_not_part_of_the_next_figure_s_indicator():
+    figures = corpus_figures("anhui-2025")
+    trains = find(figures, "909", "909列")
+    assert trains.indicator == "开行班列" and trains.quote == "全年开行班列909列"
+    gdp = find(corpus_figures("national-2023"), "121", "121万亿元")
+    assert (gdp.indicator, gdp.qualifier, gdp.kind) == ("国内生产总值", "达到", "other")

@@ -24,7 +24,7 @@ from .question import Question
 from .table import FigureTable
 
 RANK = ["dense", "dense_gap", "coverage", "sentence_coverage", "clause_coverage", "rank",
-        "figure_match", "year_mismatch", "type_match", "heading", "concept_match", "table_match"]
+        "figure_match", "year_mismatch", "type_match", "heading", "concept_match", "table_match", "table_best"]
 ACCEPT = ["score", "dense", "coverage", "known_words", "year_mismatch", "margin",
           "figure_missing", "unit_missing", "unknown_name", "table_match", "table_absent"]
 # A figure: digits, a Chinese numeral with a multiplier (三千), or a Chinese count (八个方面, 九项).
@@ -189,7 +189,13 @@ def rank_features(view: ReportView, q: Question, i: int, rank: int, dense: float
             "type_match": float(type_match(q, text)),
             "heading": float(i in view.headings),
             "concept_match": float(view.states_subject(q, i)),
-            "table_match": view.table.row(q, i)[0]}
+            "table_match": view.table.row(q, i)[0],
+            "table_best": float(_holds(view, i, view.table.best(q)))}
+
+
+def _holds(view: ReportView, i: int, row) -> bool:
+    """Sentence i states `row` (the report's best row for the question)."""
+    return row is not None and view.sentence_at(row.start) == i
 
 
 def accept_features(view: ReportView, q: Question, best, runner_up, span_text: str, glossary) -> dict:

@@ -12,7 +12,7 @@ import re
 from functools import cached_property
 from typing import TYPE_CHECKING
 
-from ..figures import DIRECTION, Figure, extract_figures
+from ..figures import DIRECTION, LEAD_FLOW, Figure, extract_figures
 from ..language.segmenter import words
 from ..language.vocabulary import stated
 from .question import Question
@@ -36,7 +36,9 @@ TABLE_CHARS = set("煤气水电粮油棉糖肉蛋奶")
 MEASURE_WORDS = set("总数 总量 数量 规模 人数 总额 比重 占比 比例 新增 新建 累计 全省 全市 全区 全国 全年 全社会".split())
 # How rows that name what is asked are told apart (an order, not a score: each term says which of
 # two rows of one sentence answers; eval/report.md measures the answers they give).
-ROW_WORDS, ROW_QUANTITY, ROW_CHANGE = 0.5, 0.5, 0.25
+ROW_FITS, ROW_WORDS, ROW_QUANTITY, ROW_CHANGE, ROW_FLOW = 2.0, 0.5, 0.5, 0.25, 0.25
+# A question that asks for a flow (新增, "new", "added") rather than a stock.
+NEW = re.compile(r"新增|新建|新开|新引进|\bnew\b|\badd(?:ed|s)?\b|\bcreated?\b", re.I)
 PERCENT_UNIT = re.compile(r"%|‰|百分点")
 # Measure words that count the same things ("多少名学者" is answered by "180人").
 SAME_UNIT = {"名": "人", "人": "名", "位": "人", "座": "个", "所": "个", "家": "个"}
@@ -47,6 +49,7 @@ class FigureTable:
 
     def __init__(self, view: "ReportView"):
         self.view = view
+        self._best: tuple[str, Figure | None] = ("", None)
 
     @cached_property
     def figures(self) -> list[Figure]:
@@ -73,7 +76,7 @@ class FigureTable:
     def indicator_words(self, q: Question, k: int) -> float:
         """The idf share of figure k's indicator words that the question has: its own words, its
         dictionary words, the vocabulary's variants, also inside a longer word or across a
-        segmentation (托位 in 新增托|位数)."""
+        segmentation (托位 in 新增托|位数); under TABLE_MATCH when it lacks the indicator's head."""
         f, iw = self.figures[k], self._figure_words[k]
         if not iw:
             return 0.0
@@ -83,10 +86,15 @@ class FigureTable:
             for m in re.finditer(re.escape(t), f.indicator):
                 covered.update(range(m.start(), m.end()))
         text = q.text if q.lang == "zh" else ""
+        has = [w in text or any(w in t for t in terms) or bool(covered & set(range(at, at + len(w))))
+               for w, at in iw]
         weights = [self.view.idf.get(w, self.view.unseen_idf) for w, _ in iw]
-        have = sum(wt for (w, at), wt in zip(iw, weights)
-                   if w in text or any(w in t for t in terms) or covered & set(range(at, at + len(w))))
-        return have / sum(weights)
+        share = sum(wt for wt, h in zip(weights, has) if h) / sum(weights)
+        # The head of a Chinese noun phrase comes last: 单位生产总值能耗 is energy use, not GDP;
+        # 有进出口实绩企业 counts firms, not trade.  A character of it will do (秋粮产量, 增产多少).
+        head = max(range(len(iw)), key=lambda j: iw[j][1] + len(iw[j][0]))
+        asked = text or "".join(terms)
+        return share if has[head] or any(ch in asked for ch in iw[head][0]) else share * OFF_SUBJECT
 
     def indicator_match(self, q: Question, k: int) -> float:
         """How far figure k is what the question asks about: its indicator's words, cut below
@@ -107,12 +115,21 @@ class FigureTable:
     def _row_order(self, q: Question, k: int, fits: float) -> float:
         """Among rows that name what is asked, the one that says it: more of the question's words in
         its indicator and qualifier (总投资 of a project count and its total investment), the kind of
-        quantity asked (a rate in %), a change when a change is asked (增产 19.6亿斤, not 达 614.8亿斤)."""
+        quantity asked (a rate in %), a change when a change is asked (增产 19.6亿斤, not 达 614.8亿斤),
+        a stock unless a flow is asked (高新技术企业 1.2万家, not 新增高新技术企业 1500家)."""
         f = self.figures[k]
         label = f.indicator + f.qualifier + f.unit
         changes = any(d in f.qualifier for d in DIRECTION)
-        return (fits + ROW_WORDS * self.view.coverage(q.words, label) + ROW_QUANTITY * quantity_fits(q, f)
-                + ROW_CHANGE * (changes == q.wants_change))
+        flow = bool(LEAD_FLOW.match(f.indicator)) and not NEW.search(q.text)
+        return (ROW_FITS * fits + ROW_WORDS * self.view.coverage(q.words, label) + ROW_QUANTITY * quantity_fits(q, f)
+                + ROW_CHANGE * (changes == q.wants_change) - ROW_FLOW * flow)
+
+    def best(self, q: Question) -> Figure | None:
+        """The row that best answers a figure question, of all the report's."""
+        if self._best[0] != q.text:          # the candidates of one question ask it over and over
+            rows = self.rows(q)
+            self._best = (q.text, rows[0][1] if rows else None)
+        return self._best[1]
 
     def rows(self, q: Question) -> list[tuple[float, Figure]]:
         """The rows that answer a figure question (match, row), best first."""
