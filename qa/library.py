@@ -441,17 +441,20 @@ def _intact(path: Path, digest: str) -> bool:
 
 
 def _load_vectors(gen: Path, rid: str, n_chunks: int, n_sentences: int):
-    """A report's chunk vectors, read into memory, and its sentence vectors, read only when a new
-    generation is written (the index serves them from the combined file, store/vectors.py)."""
-    path = gen / "reports" / f"{rid}.sentences.npy"
-    try:
-        cv = np.load(gen / "reports" / f"{rid}.chunks.npy")
-        shape, dtype, _ = npy_layout(path)
-    except (OSError, ValueError):
-        return None
-    if cv.shape[0] != n_chunks or shape[0] != n_sentences or cv.dtype != DTYPE or dtype != DTYPE:
-        return None
-    return cv, Stored(path, shape)
+    """A report's vectors, as their files (checksummed already), read only when a new generation is
+    written: the index serves them from dense.faiss and sentences.npy, and at 1,000 reports a second
+    copy in memory would be 74 MiB of chunk and 249 MiB of sentence vectors."""
+    out = []
+    for kind, n in (("chunks", n_chunks), ("sentences", n_sentences)):
+        path = gen / "reports" / f"{rid}.{kind}.npy"
+        try:
+            shape, dtype, _ = npy_layout(path)
+        except (OSError, ValueError):
+            return None
+        if shape[0] != n or dtype != DTYPE:
+            return None
+        out.append(Stored(path, shape))
+    return tuple(out)
 
 
 def _layout(entries: list[Entry]) -> tuple[list[Chunk], list[Part], np.ndarray]:
@@ -464,7 +467,7 @@ def _layout(entries: list[Entry]) -> tuple[list[Chunk], list[Part], np.ndarray]:
 
 def _assemble(entries: list[Entry]) -> Index:
     chunks, parts, owners = _layout(entries)
-    return Index.assemble(chunks, np.concatenate([e.chunk_vectors for e in entries]),
+    return Index.assemble(chunks, np.concatenate([np.asarray(e.chunk_vectors, dtype=np.float32) for e in entries]),
                           np.concatenate([np.asarray(e.sentence_vectors, dtype=DTYPE) for e in entries]),
                           owners, parts)
 
@@ -482,18 +485,24 @@ def _write_file(path: Path, text: str) -> None:
         os.fsync(f.fileno())
 
 
+def _write_vectors(gen: Path, e: Entry) -> None:
+    """A report's vectors as float16; from now on the entry reads them from this generation, which
+    lives as long as the entry may be written again."""
+    stored = []
+    for kind, vectors in (("chunks", e.chunk_vectors), ("sentences", e.sentence_vectors)):
+        path = gen / "reports" / f"{e.report.id}.{kind}.npy"
+        save_vectors(path, vectors)
+        stored.append(Stored(path, (len(vectors), e.chunk_vectors.shape[1])))
+    e.chunk_vectors, e.sentence_vectors = stored
+
+
 def _write_generation(gen: Path, entries: list[Entry], index: Index | None) -> dict[str, str]:
     """Every file of a generation; returns their checksums, relative to `gen`."""
     (gen / "reports").mkdir()
     for e in entries:
         rid = e.report.id
         (gen / "reports" / f"{rid}.txt").write_text(e.raw, encoding="utf-8")
-        path = gen / "reports" / f"{rid}.sentences.npy"
-        save_vectors(gen / "reports" / f"{rid}.chunks.npy", e.chunk_vectors)
-        save_vectors(path, e.sentence_vectors)
-        # From now on read from this generation, which lives as long as the entry may be written again.
-        e.chunk_vectors = np.asarray(e.chunk_vectors, dtype=DTYPE)
-        e.sentence_vectors = Stored(path, (len(e.doc.sentences), e.chunk_vectors.shape[1]))
+        _write_vectors(gen, e)
     if index is not None:
         # Written, then served from the file: a large library holds no second copy in memory.
         save_vectors(gen / SENTENCES, index.sentence_vectors)

@@ -214,6 +214,27 @@ def test_a_large_librarys_sentence_vectors_are_read_from_their_file(built, tmp_p
         damaged.rows(rows[-5:])
 
 
+def test_a_library_served_from_its_files_keeps_its_answers_across_writes(built, jilin_part, monkeypatch):
+    """A library too large to hold its sentence vectors (here: the limit lowered to nothing) is served
+    from each new generation's file, written from the reports' stored vectors, while older generations
+    are swept away."""
+    report, root = built
+    expected = ReportQA.load(index_dir=root, progress=False).ask(TECH).to_dict()
+    monkeypatch.setattr("qa.store.vectors.RESIDENT_MAX_BYTES", 0)
+    qa = ReportQA.load(index_dir=root, progress=False)
+    assert isinstance(qa.index.sentence_vectors, OnFile) and qa.ask(TECH).to_dict() == expected
+    first = _gen(root)
+    for step in range(2):
+        qa.add(jilin_part, progress=False)
+        if not step:
+            qa.remove("jilin-2025")
+    assert not (root / first).exists(), "the generation it was first served from is gone"
+    assert isinstance(qa.index.sentence_vectors, OnFile)
+    again = qa.ask(TECH, report="henan-2024")
+    assert again.text == expected["text"] and again.citations[0].quote == expected["citations"][0]["quote"]
+    assert "亿斤" in qa.ask("吉林2024年粮食总产量是多少？").text
+
+
 def test_removing_the_last_report_sticks(built):
     report, root = built
     qa = ReportQA.load(index_dir=root, progress=False)

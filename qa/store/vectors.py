@@ -155,11 +155,12 @@ class OnFile(SentenceVectors):
             self.cached += room
 
 
-def open_vectors(path: Path, resident_max_bytes: int = RESIDENT_MAX_BYTES) -> SentenceVectors:
+def open_vectors(path: Path, resident_max_bytes: int | None = None) -> SentenceVectors:
     """A generation's sentence vectors: read into memory while small (so a damaged file cannot hurt a
     running process at all), else read from the file by rows."""
     shape, dtype, _ = npy_layout(path)
-    if int(np.prod(shape)) * dtype.itemsize <= resident_max_bytes:
+    limit = RESIDENT_MAX_BYTES if resident_max_bytes is None else resident_max_bytes
+    if int(np.prod(shape)) * dtype.itemsize <= limit:
         return InMemory(np.load(path))
     return OnFile(path)
 
