@@ -214,3 +214,18 @@ def test_what_is_not_a_report_is_a_clear_one_line_error(case, tmp_path):
     with pytest.raises(ReportError, match=message) as error:
         read_text(make(tmp_path))
     assert "\n" not in str(error.value)
+
+
+RECIPE = ("红烧肉的做法：五花肉切块，冷水下锅焯水，捞出洗净。锅中放少许油，加入冰糖小火炒出糖色，放入五花肉翻炒上色，"
+          "加入葱姜、八角、桂皮、料酒、生抽、老抽，加开水没过肉，大火烧开后转小火炖一个小时，最后大火收汁即可。")
+
+
+def test_chinese_text_that_is_not_a_work_report_is_refused(tmp_path):
+    path = tmp_path / "recipe.txt"
+    path.write_text(RECIPE * 30, encoding="utf-8")
+    with pytest.raises(ReportError, match="does not look like a government work report"):
+        read_text(path)
+    opening = tmp_path / "opening.txt"     # a report's first lines are too short to judge, and pass
+    opening.write_text("\n".join(report_lines(Path(__file__).resolve().parents[1] / "qa" / "data" /
+                                              "henan-2024-government-work-report.txt")[:10]), encoding="utf-8")
+    assert read_text(opening)
