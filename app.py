@@ -521,7 +521,10 @@ class Engine:
         return report
 
     def figures(self, ids: list[str] | None) -> list:
-        return [f for rid in (ids or [r.id for r in self.reports()]) for f in self.qa.figures(rid)]
+        """The figures of the picked reports that are still in the library (another process may have
+        removed one since the page was loaded), else of every report."""
+        known = [r.id for r in self.reports()]
+        return [f for rid in ([i for i in ids or [] if i in known] or known) for f in self.qa.figures(rid)]
 
     # -- asking -----------------------------------------------------------------
     def ask(self, question, k: int | None = None, report=None):

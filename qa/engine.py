@@ -121,6 +121,8 @@ class ReportQA:
 
     # -- the library ---------------------------------------------------------
     def reports(self) -> list[Report]:
+        """The library's reports as they are now (another process may have added or removed one)."""
+        self._sync()
         return self.library.reports
 
     def add(self, path: str | Path, progress: bool = True) -> Report:
@@ -139,6 +141,7 @@ class ReportQA:
         self._reader = _Reader(self.library, self._calibration) if self.library.entries else None
 
     def text_of(self, report_id: str) -> str:
+        self._sync()
         return self.library.entry(report_id).doc.text
 
     @property
@@ -175,15 +178,19 @@ class ReportQA:
     # -- asking --------------------------------------------------------------
     def reader(self) -> _Reader:
         """The current generation: another process may have added or removed a report since."""
+        self._sync()
+        reader = self._reader
+        if reader is None:
+            raise ReportError(EMPTY_LIBRARY)
+        return reader
+
+    def _sync(self) -> None:
+        """Open the library again if another process has changed it."""
         if self.library.changed():
             with self._writing:
                 if self.library.changed():
                     self.library.open(progress=False)
                     self._refresh()
-        reader = self._reader
-        if reader is None:
-            raise ReportError(EMPTY_LIBRARY)
-        return reader
 
     def question(self, text: str) -> Question:
         return self.reader().retriever.question(clean_question(text))

@@ -457,3 +457,11 @@ def test_example_questions_fit_a_library_without_the_bundled_report(library):
     assert not any("河南" in q or "Henan" in q for q in shown)
     for q in shown:
         assert library.ask(q, report=others[0].id).found, q
+
+
+def test_key_figures_of_a_picked_report_removed_meanwhile_fall_back_to_the_library(library):
+    """A page loaded before `python -m qa remove` still has the report picked: no error badge."""
+    import app
+    engine = app.Engine(library, 5)
+    assert {f.report for f in engine.figures(["gone-2020"])} == {r.id for r in library.reports()}
+    assert {f.report for f in engine.figures(["gone-2020", "jilin-2025"])} == {"jilin-2025"}

@@ -296,3 +296,13 @@ def test_a_pdf_or_docx_of_a_report_gives_the_same_answers_as_its_text(tmp_path, 
             found += 1
             assert b.citations[0].quote == as_file.text[b.citations[0].start:b.citations[0].end]
     assert found >= 3
+
+
+def test_a_report_removed_by_another_process_is_gone_from_the_list_and_the_figures(built, jilin_part):
+    _, root = built
+    serving = ReportQA.load(index_dir=root, progress=False)
+    serving.add(jilin_part, progress=False)
+    assert [r.id for r in serving.reports()] == ["henan-2024", "jilin-2025"]
+    ReportQA.load(index_dir=root, progress=False).remove("jilin-2025")      # say, `python -m qa remove`
+    assert [r.id for r in serving.reports()] == ["henan-2024"]
+    assert {f.report for f in serving.figures()} == {"henan-2024"}
