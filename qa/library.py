@@ -146,6 +146,7 @@ class Library(Catalog):
     def open(self, seeds: list[Path] = (), progress: bool = True) -> "Library":
         """Load the live generation; repair what is damaged or stale from the stored texts; a library
         never written before starts with `seeds`."""
+        self._check_not_newer()
         loaded = self._load_any()
         if loaded is None:
             if self._ever_written():
@@ -169,6 +170,18 @@ class Library(Catalog):
                 self.entries = self._renumbered(self.entries, progress, set(stale))
                 self.index = _assemble(self.entries) if self.entries else None
         return self
+
+    def _check_not_newer(self) -> None:
+        """Refuse a library a newer report-qa wrote: rewriting it in this older format would undo
+        that version's work at every command (and it would undo ours)."""
+        try:
+            version = json.loads((self.root / self.live() / "manifest.json").read_text(encoding="utf-8"))["format_version"]
+        except (OSError, ValueError, KeyError, TypeError):
+            return                          # no live manifest, or a damaged one: open() repairs it
+        if isinstance(version, int) and version > FORMAT_VERSION:
+            raise IndexStoreError(f"The library in {self.root} was written by a newer report-qa (format {version}; "
+                                  f"this one reads format {FORMAT_VERSION}): upgrade report-qa, or give this one "
+                                  "another --library.")
 
     def _loadable(self, name: str) -> bool:
         return bool(name) and (self.root / name / "manifest.json").exists()
@@ -197,7 +210,7 @@ class Library(Catalog):
         gen = self.root / name
         manifest, files, records, stale = self._manifest(gen)
         bad = {rel for rel, digest in files.items() if not _intact(gen / rel, digest)}
-        same_setup = all(manifest.get(k) == v for k, v in self._expected().items())
+        setup = _setup_change(manifest, self._expected())
         entries, first_chunk = [], 0
         for rec in records:
             rid = rec["id"]
@@ -215,8 +228,8 @@ class Library(Catalog):
             vectors = None
             if rid in stale:
                 pass
-            elif not same_setup:
-                stale[rid] = "built with another model, chunking or format"
+            elif setup:
+                stale[rid] = setup
             elif chunks_sha256(chunks) != rec.get("chunks_sha256"):
                 stale[rid] = "the parser or chunker has changed"
             elif {f"reports/{rid}.chunks.npy", f"reports/{rid}.sentences.npy"} & bad:
@@ -409,6 +422,16 @@ class Library(Catalog):
         for spare in (self.root / TEXTS).glob("*.txt"):
             if spare.name not in wanted:
                 spare.unlink(missing_ok=True)
+
+
+def _setup_change(manifest: dict, expected: dict) -> str:
+    """Why vectors stored under `manifest` cannot be used now ("" when they can)."""
+    changed = [k for k, v in expected.items() if manifest.get(k) != v]
+    if "model_id" in changed:
+        return f"built with the model {manifest.get('model_id')!r}, not {expected['model_id']!r}"
+    if "format_version" in changed:
+        return f"written in the older format {manifest.get('format_version')}"
+    return f"built with other settings ({', '.join(changed)})" if changed else ""
 
 
 def _sha(raw: str) -> str:

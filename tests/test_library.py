@@ -306,3 +306,26 @@ def test_a_report_removed_by_another_process_is_gone_from_the_list_and_the_figur
     ReportQA.load(index_dir=root, progress=False).remove("jilin-2025")      # say, `python -m qa remove`
     assert [r.id for r in serving.reports()] == ["henan-2024"]
     assert {f.report for f in serving.figures()} == {"henan-2024"}
+
+
+def test_a_library_written_by_a_newer_version_is_refused_not_rewritten(built):
+    _, root = built
+    path = root / _gen(root) / "manifest.json"
+    manifest = json.loads(path.read_text())
+    manifest["format_version"] += 1
+    path.write_text(json.dumps(manifest))
+    before = sorted(p.name for p in root.iterdir())
+    with pytest.raises(IndexStoreError, match="newer report-qa"):
+        ReportQA.load(index_dir=root, progress=False)
+    assert sorted(p.name for p in root.iterdir()) == before          # nothing rewritten
+
+
+def test_a_library_of_another_model_says_which(built, caplog):
+    _, root = built
+    path = root / _gen(root) / "manifest.json"
+    manifest = json.loads(path.read_text())
+    manifest["model_id"] = "some-other-model"
+    path.write_text(json.dumps(manifest))
+    with caplog.at_level("WARNING"):
+        ReportQA.load(index_dir=root, progress=False)
+    assert "built with the model 'some-other-model'" in caplog.text
