@@ -455,6 +455,10 @@ def md_targets(res: dict) -> list[str]:
     for name, a in res.get("warm", {}).get("ask", {}).items():
         L.append(f"| warm `ask()` p50, bundled report, {name} | ≤ 5 ms | {a['p50']['median']:.1f} ms | {met(a['p50']['median'], 5)} |")
         L.append(f"| warm `ask()` p95, bundled report, {name} | ≤ 15 ms | {a['p95']['median']:.1f} ms | {met(a['p95']['median'], 15)} |")
+    paths = res.get("paths", {})
+    if "onnx int8, 1 thread" in paths:
+        r = paths["onnx int8, 1 thread"]["p50_vs_fp32_1thread"]
+        L.append(f"| query embedding p50, int8 graph vs fp32 (1 thread) | ≤ 0.5× | {r:.2f}× | {met(r, 0.5)} |")
     if "agreement" in res:
         g = res["agreement"]
         L.append(f"| default queries: same top-1 chunk as fp32, {g['n']} gold questions | ≥ 99 % | {100 * g['same_top1']:.1f} % | {met(g['same_top1'], 0.99, False)} |")
@@ -538,9 +542,10 @@ def md_ingest(i: dict) -> list[str]:
     L = [f"## Ingest\n\n`ReportQA.add` of the bundled report ({i['chars']:,} characters, {i['chunks']} chunks, "
          f"{i['sentences']} sentences) into an empty library, model loaded: **{fmt(i['add_s'], ' s', 2)}**, "
          f"{fmt(i['s_per_20k_chars'], ' s', 2)} per 20,000 characters (target ≤ 2 s). "
-         + (f"Embedding its {i['chunks'] + i['sentences']} texts alone (`embedder.passages`, same run): "
+         + (f"Embedding its {i['chunks'] + i['sentences']} texts alone (`embedder.passages`, same runs): "
             f"{fmt(i['embed_s'], ' s', 2)}; the rest of the add (parsing, chunking, glossary, BM25, FAISS, "
-            f"writing the generation): {fmt(i['rest_s'], ' s', 2)}.\n" if "embed_s" in i else "\n"),
+            f"writing the generation) is the difference of the medians, "
+            f"{i['add_s']['median'] - i['embed_s']['median']:.2f} s.\n" if "embed_s" in i else "\n"),
          f"The fp32 graph on the {i['batches']['texts']} texts an add embeds, sorted by length, by batch budget "
          "(tokens per batch, padding included) and threads:\n",
          "| batch tokens | threads | seconds | texts/s | min cosine vs one at a time |", "|---|---|---|---|---|"]
@@ -580,7 +585,8 @@ def write_md(res: dict, out: Path) -> None:
          f"{m['load_end']} at the end): absolute times move with the load; ratios within one run much less. "
          f"Python {m['python']}, onnxruntime {m['onnxruntime']}, faiss {m['faiss']}, bm25s {m['bm25s']}. "
          f"Questions embedded by: **{m['query_backend']}**, passages by onnx fp32 ({m['threads']} intra-op thread).\n",
-         f"Every figure is the median over {res['runs']} runs, with the min–max over runs in brackets.\n"]
+         f"Every figure is the median over {res['runs']} runs, with the min–max over runs in brackets; a section "
+         "re-measured since (listed at the end) over the runs its own command gave.\n"]
     L += md_targets(res)
     for key, render in (("warm", md_warm), ("paths", md_paths), ("agreement", md_agreement), ("ingest", md_ingest)):
         if key in res:
@@ -598,6 +604,7 @@ def write_md(res: dict, out: Path) -> None:
 def merge_partial(old: dict, new: dict, args: str) -> dict:
     """A run of some sections only: its sections replace theirs in the previous bench.json, the
     others are kept, and each re-run section says when and how it was measured."""
+    old["machine"].update({k: new["machine"][k] for k in ("query_backend", "threads", "onnxruntime")})
     for key, value in new.items():
         if key in ("runs", "machine", "seconds", "reruns"):
             continue
