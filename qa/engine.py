@@ -17,7 +17,7 @@ from pathlib import Path
 
 from .errors import QuestionError, ReportError
 from .ask.cover import answer_from_cover
-from .ask.extractor import Calibrator, Extractor
+from .ask.extractor import NOT_FOUND, Calibrator, Extractor
 from .ask.question import Question
 from .ask.retriever import MODES, Retriever
 from .ingest.chunks import ChunkingParams
@@ -208,6 +208,10 @@ class ReportQA:
         r = self.reader()
         q = r.retriever.question(clean_question(question))
         scope = self._scope(r, q, report)
+        missing = _missing_places(q, r.docs) if report is None else []
+        if missing:
+            return Answer(q.text, False, "", message=f"{NOT_FOUND} (the library has no report about "
+                          f"{'/'.join(missing)}; its reports: {', '.join(sorted(r.docs))})")
         covered = answer_from_cover(q, r.docs, scope)
         if covered is not None:
             return _asked(covered, scope or set(r.docs))
@@ -250,6 +254,15 @@ def _asked(answer: Answer, scope: set[str] | None) -> Answer:
     if not answer.report and scope and len(scope) == 1:
         answer.report = next(iter(scope))
     return answer
+
+
+def _missing_places(q: Question, docs: dict) -> list[str]:
+    """The provinces a question names when no report of a library of several is about any of them
+    (a province's report speaks of the country, so the country is never missing)."""
+    named = [reg for reg in q.regions if reg.code != "national"]
+    if len(docs) < 2 or not named or any(d.meta.region_code in {reg.code for reg in named} for d in docs.values()):
+        return []
+    return [reg.zh[0] for reg in named]
 
 
 def _named_reports(q: Question, docs: dict) -> set[str]:

@@ -211,3 +211,10 @@ def test_the_report_as_a_question_s_subject_is_not_a_word_to_match(qa):
 def test_the_row_named_by_its_head_and_a_stock_unless_a_flow_is_asked(qa, question, span):
     ans = qa.ask(question)
     assert ans.found and ans.text == span, ans.text
+
+
+def test_a_place_the_library_has_no_report_about_is_said_so(library):
+    for question in ("江苏2024年经济增长多少？", "What was Guangdong's GDP growth in 2024?"):
+        ans = library.ask(question)
+        assert not ans.found and "no report about" in ans.message and "henan-2024" in ans.message
+    assert library.ask("吉林2025年经济增长目标是多少？").found          # a place it has
