@@ -13,6 +13,7 @@ import json
 import logging
 import os
 import re
+import signal
 import sys
 import unicodedata
 from pathlib import Path
@@ -154,10 +155,16 @@ def cmd_add(a: argparse.Namespace) -> str:
     qa = _open(a)
     known = {r.sha256 for r in qa.reports()}
     added = []
-    for path in a.files:
-        report = qa.add(path, progress=_progress())
-        added.append((report, report.sha256 in known))
-        known.add(report.sha256)
+    try:
+        for path in a.files:
+            report = qa.add(path, progress=_progress())
+            added.append((report, report.sha256 in known))
+            known.add(report.sha256)
+    except KeyboardInterrupt:
+        # Each report lands whole or not at all: say which did.
+        done = ", ".join(r.id for r, _ in added) or "none"
+        print(f"interrupted: added {done}; not added: {', '.join(map(str, a.files[len(added):]))}", file=sys.stderr)
+        raise
     if a.json:
         return _dumps([r.to_dict() for r, _ in added])
     return "\n".join(f"{r.id}  {r.title}  {r.chars:,} characters" + ("  (already in the library)" if old else "")
@@ -313,6 +320,10 @@ def configure_logging(level: int = logging.INFO) -> None:
     logger.setLevel(level)
 
 
+def _interrupt(signum, frame):
+    raise KeyboardInterrupt
+
+
 def main(argv: list[str] | None = None) -> int:
     # Reports are Chinese: the output is UTF-8 whatever the locale, and a message never fails to print.
     # (A caller may have swapped in streams that cannot be reconfigured, such as StringIO.)
@@ -322,6 +333,9 @@ def main(argv: list[str] | None = None) -> int:
         sys.stderr.reconfigure(errors="backslashreplace")
     a = parser().parse_args(argv)
     configure_logging()
+    # `kill` (SIGTERM) ends a command as Ctrl+C does: what was written stays, and it is said.
+    with contextlib.suppress(ValueError):      # only the main thread may set it (tests call main too)
+        signal.signal(signal.SIGTERM, _interrupt)
     try:
         with contextlib.redirect_stdout(sys.stderr):   # a library's stray print must not reach stdout
             out = run(a)
@@ -331,6 +345,7 @@ def main(argv: list[str] | None = None) -> int:
             print(f"error: {line}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
+        print("error: interrupted", file=sys.stderr)
         return 130
     except BrokenPipeError:
         # The reader went away (`| head`): silence the flush at exit instead of a traceback.

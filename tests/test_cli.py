@@ -5,8 +5,10 @@ import csv
 import io
 import json
 import shutil
+import signal
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pypdfium2
@@ -190,3 +192,18 @@ def _blank_pdf() -> bytes:
     pdf.new_page(595, 842)
     pdf.save(out)
     return out.getvalue()
+
+
+def test_an_interrupted_add_says_what_was_added_and_keeps_the_library_whole(library, tmp_path):
+    root = tmp_path / "copy"
+    shutil.copytree(library[0], root)
+    _ok("remove", "national-2025", "--library", root)
+    proc = subprocess.Popen([sys.executable, "-m", "qa", "add", str(REPORTS / "hebei-2025.txt"), "--library", str(root)],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, encoding="utf-8")
+    time.sleep(3)                                  # started, and embedding a whole report (10 s or more)
+    proc.send_signal(signal.SIGTERM)               # `kill`, as Ctrl+C would
+    out, err = proc.communicate(timeout=120)
+    if proc.returncode in (0, -signal.SIGTERM):
+        pytest.skip("the signal arrived after the add finished, or before the command had started")
+    assert proc.returncode == 130 and "interrupted: added none; not added:" in err and "Traceback" not in err
+    assert [r["id"] for r in json.loads(_ok("list", "--library", root, "--json"))] == ["jilin-2025"]
