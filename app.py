@@ -33,7 +33,7 @@ os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
 from qa import Answer, ReportQA, ReportQAError  # noqa: E402  (light: the model loads in ReportQA.load)
 from qa.ask.extractor import NOT_FOUND  # noqa: E402
 from qa.cli import configure_logging  # noqa: E402
-from qa.engine import BUNDLED_ID, MAX_K, MAX_QUESTION_CHARS, clean_question  # noqa: E402
+from qa.engine import BUNDLED_ID, EMPTY_LIBRARY, MAX_K, MAX_QUESTION_CHARS, clean_question  # noqa: E402
 from qa.errors import QuestionError, ReportError  # noqa: E402
 from qa.figures import actual_target_pairs, across_reports, shared_indicators  # noqa: E402
 from qa.ingest.readers import ACCEPTED, FORMATS, MAX_BYTES  # noqa: E402
@@ -53,6 +53,9 @@ EXAMPLES = [
 # report's place and year (its own English name from the vocabulary's regions).
 GENERAL_EXAMPLES = ["{year}年经济增长的预期目标是多少？", "城镇新增就业目标是多少？", "{last}年{place}粮食产量是多少？",
                     "What was {place_en}'s GDP growth in {last}?", "What is the {year} target for new urban jobs?"]
+# The page has an upload button: an empty library is filled from there, not from the command line.
+UPLOAD_FIRST = ("资料库里还没有报告：请在上方「上传报告」添加（.txt、.pdf 或 .docx）。 The library has no reports yet: "
+                "upload one above (.txt, .pdf or .docx).")
 NOT_FOUND_SHOWN = 3          # closest passages quoted in the chat when there is no answer
 EXCERPT_CHARS = 220          # how much of each of those passages the chat shows
 CONTEXT_PARAGRAPHS = 1       # paragraphs shown before and after a cited one
@@ -189,9 +192,10 @@ def render_user(question: str) -> str:
     return f'<div class="qa-user">{esc_lines(question)}</div>'
 
 
-def render_answer(ans, shelf) -> str:
+def render_answer(ans, shelf, asked: int = 1) -> str:
     """The chat reply for one Answer: the span, then its numbered citations, each naming its report;
-    or the not-found statement.  `shelf` gives a report's text and label (the Engine)."""
+    or the not-found statement.  `shelf` gives a report's text and label (the Engine); `asked` is
+    how many reports the question was asked of."""
     if not ans.found:
         return render_not_found(ans, shelf)
     refs = "".join(f"<sup>[{i}]</sup>" for i in range(1, len(ans.citations) + 1))
@@ -204,6 +208,10 @@ def render_answer(ans, shelf) -> str:
             f'<div class="qa-report">报告 Report: {esc(shelf.label(c.report))}</div>'
             f'<div class="qa-section">出处 Section: {esc(c.section or "—")}'
             f' · 第 {c.start:,}–{c.end:,} 字 characters</div></div>')
+    if asked > 1:
+        parts.append(f'<div class="qa-meta">所选 {asked} 份报告中最好的一个答案；每份报告各一个答案请用「对比」。 '
+                     f'The best answer among the {asked} reports asked; for one answer per report, use '
+                     'the Compare tab.</div>')
     parts.append(f'<div class="qa-meta">置信度 Confidence {ans.confidence:.0%} · '
                  '答案为报告原文摘录 The answer is quoted verbatim from the report · '
                  '来源与原文位置见下方 Sources and the passage in context are below</div></div>')
@@ -664,9 +672,9 @@ def chat_tab(gr, engine: Engine, picker):
         ans = None
         try:
             ans = engine.ask(question, report=picked)
-            reply = render_answer(ans, engine)
+            reply = render_answer(ans, engine, asked=len(report_ids(picked) or ()))
         except ReportQAError as e:
-            reply = render_error(str(e), question)
+            reply = render_error(UPLOAD_FIRST if str(e) == EMPTY_LIBRARY else str(e), question)
         except Exception as e:  # never leave the page with a spinner and a disabled box
             log.exception("Internal error answering %r", question[:200])
             reply = render_error(f"Internal error: {type(e).__name__}. 内部错误，请重试。", "x")

@@ -465,3 +465,12 @@ def test_key_figures_of_a_picked_report_removed_meanwhile_fall_back_to_the_libra
     engine = app.Engine(library, 5)
     assert {f.report for f in engine.figures(["gone-2020"])} == {r.id for r in library.reports()}
     assert {f.report for f in engine.figures(["gone-2020", "jilin-2025"])} == {"jilin-2025"}
+
+
+def test_an_answer_from_several_picked_reports_points_to_compare(library):
+    import app
+    engine = app.Engine(library, 5)
+    ans = engine.ask("城镇新增就业目标是多少？", report=["henan-2024", "jilin-2025"])
+    assert ans.found
+    assert "use the Compare tab" in app.render_answer(ans, engine, asked=2)
+    assert "Compare" not in app.render_answer(ans, engine, asked=1)
