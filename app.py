@@ -376,13 +376,21 @@ def render_across(rows, shelf) -> str:
             f'<tbody>{body}</tbody></table>')
 
 
+def stated_value(f) -> str:
+    """The value as the report hedges it: "10%以上", "约2.5万亿元", "5%左右"."""
+    words = f.qualifier.split()
+    before = "".join(w for w in words if w in ("约", "超过", "突破", "接近", "不低于", "低于", "高于"))
+    after = "".join(w for w in words if w in ("以上", "左右", "以内", "以下", "多"))
+    return f"{before}{f.value}{f.unit}{after}"
+
+
 def render_pairs(pairs, shelf) -> str:
     if not pairs:
         return ('<div class="qa-empty">这份报告中没有同时给出去年实际值和今年目标的指标。 No indicator in this '
                 'report has both last year\'s actual value and this year\'s target.</div>')
     body = "".join(
-        f'<tr><td>{esc(a.indicator)}</td><td class="qa-value">{esc(a.value)}{esc(a.unit)}</td>'
-        f'<td class="qa-value">{esc(t.value)}{esc(t.unit)}</td><td>「{esc(a.quote)}」<br>「{esc(t.quote)}」</td></tr>'
+        f'<tr><td>{esc(a.indicator)}</td><td class="qa-value">{esc(stated_value(a))}</td>'
+        f'<td class="qa-value">{esc(stated_value(t))}</td><td>「{esc(a.quote)}」<br>「{esc(t.quote)}」</td></tr>'
         for a, t in pairs)
     return ('<table class="qa-table qa-pairs"><thead><tr><th>指标 Indicator</th><th>去年实际 Actual</th>'
             '<th>今年目标 Target</th><th>引文 Quotes</th></tr></thead>'
@@ -442,7 +450,7 @@ def pairs_chart(pairs, title: str):
     for ax, (a, t) in zip(axes, pairs):
         bars = ax.barh([f"{a.year or ''} 实际", f"{t.year or ''} 目标"], [a.number, t.number],
                        color=["#9ca3af", "#f59e0b"])
-        ax.bar_label(bars, labels=[f"{a.value}{a.unit}", f"{t.value}{t.unit}"], padding=3)
+        ax.bar_label(bars, labels=[stated_value(a), stated_value(t)], padding=3)
         ax.set_title(a.indicator, loc="left", fontsize=10)
         ax.invert_yaxis()
         ax.set_xticks([])
@@ -753,7 +761,8 @@ def figures_tab(gr, engine: Engine, picker):
 
     def refresh(picked):
         figures = engine.figures(picked)
-        ids = picked or [r.id for r in engine.reports()]
+        known = [r.id for r in engine.reports()]
+        ids = [i for i in picked or [] if i in known] or known
         rid = BUNDLED_ID if not picked and BUNDLED_ID in ids else ids[0] if ids else None
         shared = shared_indicators(figures)
         key = "经济增长" if "经济增长" in shared else (shared[0] if shared else None)

@@ -474,3 +474,10 @@ def test_an_answer_from_several_picked_reports_points_to_compare(library):
     assert ans.found
     assert "use the Compare tab" in app.render_answer(ans, engine, asked=2)
     assert "Compare" not in app.render_answer(ans, engine, asked=1)
+
+
+def test_actual_to_target_values_keep_their_hedges(qa):
+    import app
+    from qa.figures import actual_target_pairs
+    shown = {a.indicator: (app.stated_value(a), app.stated_value(t)) for a, t in actual_target_pairs(qa.figures("henan-2024"))}
+    assert shown["工业投资"] == ("8.9%", "10%以上") and shown["粮食产量"] == ("1324.9亿斤", "1300亿斤以上")
