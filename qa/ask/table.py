@@ -8,6 +8,7 @@ the row's clause.  A figure question whose indicator no row names is a signal to
 """
 from __future__ import annotations
 
+import functools
 import re
 from functools import cached_property
 from typing import TYPE_CHECKING
@@ -49,7 +50,7 @@ class FigureTable:
 
     def __init__(self, view: "ReportView"):
         self.view = view
-        self._best: tuple[str, Figure | None] = ("", None)
+        self._cache: tuple[Question | None, list[float], dict] = (None, [], {})
 
     @cached_property
     def figures(self) -> list[Figure]:
@@ -80,20 +81,19 @@ class FigureTable:
         f, iw = self.figures[k], self._figure_words[k]
         if not iw:
             return 0.0
-        terms = {t for t in set(q.words) | {v for c in q.concepts for v in c.zh} if len(t) > 1}
+        terms, text, joined = _asked(q)
         covered = set()
         for t in terms:
-            for m in re.finditer(re.escape(t), f.indicator):
-                covered.update(range(m.start(), m.end()))
-        text = q.text if q.lang == "zh" else ""
-        has = [w in text or any(w in t for t in terms) or bool(covered & set(range(at, at + len(w))))
-               for w, at in iw]
+            if t in f.indicator:
+                for m in re.finditer(re.escape(t), f.indicator):
+                    covered.update(range(m.start(), m.end()))
+        has = [w in text or w in joined or bool(covered & set(range(at, at + len(w)))) for w, at in iw]
         weights = [self.view.idf.get(w, self.view.unseen_idf) for w, _ in iw]
         share = sum(wt for wt, h in zip(weights, has) if h) / sum(weights)
         # The head of a Chinese noun phrase comes last: 单位生产总值能耗 is energy use, not GDP;
         # 有进出口实绩企业 counts firms, not trade.  A character of it will do (秋粮产量, 增产多少).
         head = max(range(len(iw)), key=lambda j: iw[j][1] + len(iw[j][0]))
-        asked = text or "".join(terms)
+        asked = text or joined
         return share if has[head] or any(ch in asked for ch in iw[head][0]) else share * OFF_SUBJECT
 
     def indicator_match(self, q: Question, k: int) -> float:
@@ -124,28 +124,36 @@ class FigureTable:
         return (ROW_FITS * fits + ROW_WORDS * self.view.coverage(q.words, label) + ROW_QUANTITY * quantity_fits(q, f)
                 + ROW_CHANGE * (changes == q.wants_change) - ROW_FLOW * flow)
 
+    def _fits(self, q: Question) -> list[float]:
+        """Every row's fit to the question, worked out once a question (its candidates, the
+        answer's span and the accept signals all ask)."""
+        if self._cache[0] is not q:
+            self._cache = (q, [self._row_fits(q, k) for k in range(len(self.figures))], {})
+        return self._cache[1]
+
     def best(self, q: Question) -> Figure | None:
         """The row that best answers a figure question, of all the report's."""
-        if self._best[0] != q.text:          # the candidates of one question ask it over and over
-            rows = self.rows(q)
-            self._best = (q.text, rows[0][1] if rows else None)
-        return self._best[1]
+        rows = self.rows(q)
+        return rows[0][1] if rows else None
 
     def rows(self, q: Question) -> list[tuple[float, Figure]]:
         """The rows that answer a figure question (match, row), best first."""
         if not _figure_question(q):
             return []
-        scored = [(self._row_fits(q, k), k) for k in range(len(self.figures))]
-        rows = [(m, k) for m, k in scored if m >= TABLE_MATCH]
-        rows.sort(key=lambda r: -self._row_order(q, r[1], r[0]))
-        return [(m, self.figures[k]) for m, k in rows]
+        fits = self._fits(q)
+        memo = self._cache[2]
+        if "rows" not in memo:
+            rows = [(m, k) for k, m in enumerate(fits) if m >= TABLE_MATCH]
+            rows.sort(key=lambda r: -self._row_order(q, r[1], r[0]))
+            memo["rows"] = [(m, self.figures[k]) for m, k in rows]
+        return memo["rows"]
 
     def row(self, q: Question, i: int) -> tuple[float, Figure | None]:
         """The row of sentence i that best answers a figure question, and its match (0 if none)."""
         if not _figure_question(q):
             return 0.0, None
-        rows = [(self._row_fits(q, k), k) for k in self._rows.get(i, [])]
-        rows = [(m, k) for m, k in rows if m >= TABLE_MATCH]
+        fits = self._fits(q)
+        rows = [(fits[k], k) for k in self._rows.get(i, []) if fits[k] >= TABLE_MATCH]
         if not rows:
             return 0.0, None
         m, k = max(rows, key=lambda r: self._row_order(q, r[1], r[0]))
@@ -169,7 +177,19 @@ class FigureTable:
         """A figure question whose indicator no row of the report names, in any year."""
         if not _figure_question(q) or not self.figures:
             return False
-        return all(self.indicator_words(q, k) < TABLE_MATCH for k in range(len(self.figures)))
+        self._fits(q)
+        memo = self._cache[2]
+        if "absent" not in memo:
+            memo["absent"] = all(self.indicator_words(q, k) < TABLE_MATCH for k in range(len(self.figures)))
+        return memo["absent"]
+
+
+@functools.lru_cache(maxsize=64)
+def _asked(q: Question) -> tuple[frozenset[str], str, str]:
+    """What a question names, as an indicator may state it: its words and its concepts' report
+    words; its own text (a Chinese question); and the words joined, to find a part of one fast."""
+    terms = frozenset(t for t in set(q.words) | {v for c in q.concepts for v in c.zh} if len(t) > 1)
+    return terms, q.text if q.lang == "zh" else "", "\0".join(sorted(terms))
 
 
 def _figure_question(q: Question) -> bool:
