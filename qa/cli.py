@@ -154,16 +154,17 @@ def cmd_add(a: argparse.Namespace) -> str:
     _check_reports(a.files)
     qa = _open(a)
     known = {r.sha256 for r in qa.reports()}
-    added = []
+    before, added = set(known), []
     try:
         for path in a.files:
             report = qa.add(path, progress=_progress())
             added.append((report, report.sha256 in known))
             known.add(report.sha256)
     except KeyboardInterrupt:
-        # Each report lands whole or not at all: say which did.
-        done = ", ".join(r.id for r, _ in added) or "none"
-        print(f"interrupted: added {done}; not added: {', '.join(map(str, a.files[len(added):]))}", file=sys.stderr)
+        # Each report lands whole or not at all; the library says which did (the signal may have
+        # come after a report was written and before its add returned).
+        landed = [r.id for r in qa.reports() if r.sha256 not in before]
+        print(f"interrupted: added {', '.join(landed) or 'none'}; the other files were not added", file=sys.stderr)
         raise
     if a.json:
         return _dumps([r.to_dict() for r, _ in added])
