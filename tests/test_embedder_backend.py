@@ -10,6 +10,7 @@ import pytest
 from qa.model.embedder import (CHECKED_RANKS, Embedder, OnnxEncoder, close_call, default_model_dir, onnx_dir,
                                query_int8_dir)
 from qa.errors import ModelError
+from qa.store.vectors import OnFile
 
 pytest.importorskip("onnxruntime")
 
@@ -126,8 +127,18 @@ def test_ranked_gives_the_fp32_top_three_and_redoes_only_close_calls(qa, exact):
 
 def test_the_fp32_and_int8_graphs_share_one_word_table_and_tokenizer(qa):
     fp32, int8 = qa.embedder.onnx, qa.embedder.query_onnx
-    assert isinstance(fp32.table, np.memmap) and fp32.table is int8.table
-    assert fp32.tokenizer is int8.tokenizer
+    assert fp32.table is int8.table and fp32.tokenizer is int8.tokenizer
+
+
+def test_the_word_table_is_read_by_rows_not_held_in_memory(qa, doc):
+    """Read with pread, not mapped: the rows questions and passages touch do not pile up in the
+    process's resident memory, and a lookup gives the stored rows exactly."""
+    table = qa.embedder.onnx.table
+    assert isinstance(table, OnFile) and table.nbytes < 32 << 20
+    stored = np.load(table.path, mmap_mode="r")
+    rows = np.array([5, 6, 7, 250_000 - 1, 6, 17])
+    assert np.array_equal(table.rows(rows), stored[rows].astype(np.float32))
+    assert qa.ask("技术合同成交额增长了多少？").found
 
 
 def test_batch_budget_does_not_change_vectors(qa, doc):
