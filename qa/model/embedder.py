@@ -12,7 +12,7 @@ export is made once from the converted model (torch is needed for that step
 only), checked against the torch path (cosine >= ONNX_MIN_AGREEMENT), and kept
 beside the converted model in the cache directory (see onnx_dir), created
 atomically.  The word-embedding table is not in the graph: it is stored beside it as float16
-(WORD_TABLE), memory-mapped and looked up in numpy, then cast to float32; the vectors agree with
+(WORD_TABLE), read by rows (pread) and cast to float32; the vectors agree with
 the fp32 torch path to a cosine of 0.999999.  Every other model, and the
 default model when onnxruntime is missing or REPORT_QA_BACKEND=torch, goes
 through sentence-transformers exactly as before.
