@@ -50,7 +50,10 @@ class FigureTable:
 
     def __init__(self, view: "ReportView"):
         self.view = view
-        self._cache: tuple[Question | None, list[float], dict] = (None, [], {})
+        # The last question's results (its candidates, the answer's span and the accept signals all
+        # ask for them): one pair, replaced in one assignment, so a thread never reads another
+        # question's memo.
+        self._last: tuple[Question | None, dict] = (None, {})
 
     @cached_property
     def figures(self) -> list[Figure]:
@@ -124,12 +127,18 @@ class FigureTable:
         return (ROW_FITS * fits + ROW_WORDS * self.view.coverage(q.words, label) + ROW_QUANTITY * quantity_fits(q, f)
                 + ROW_CHANGE * (changes == q.wants_change) - ROW_FLOW * flow)
 
-    def _fits(self, q: Question) -> list[float]:
-        """Every row's fit to the question, worked out once a question (its candidates, the
-        answer's span and the accept signals all ask)."""
-        if self._cache[0] is not q:
-            self._cache = (q, [self._row_fits(q, k) for k in range(len(self.figures))], {})
-        return self._cache[1]
+    def _memo(self, q: Question) -> dict:
+        """What has been worked out for this question, in this report."""
+        last = self._last
+        if last[0] is not q:
+            last = self._last = (q, {})
+        return last[1]
+
+    def _fits(self, q: Question, memo: dict) -> list[float]:
+        """Every row's fit to the question, worked out once a question."""
+        if "fits" not in memo:
+            memo["fits"] = [self._row_fits(q, k) for k in range(len(self.figures))]
+        return memo["fits"]
 
     def best(self, q: Question) -> Figure | None:
         """The row that best answers a figure question, of all the report's."""
@@ -140,10 +149,9 @@ class FigureTable:
         """The rows that answer a figure question (match, row), best first."""
         if not _figure_question(q):
             return []
-        fits = self._fits(q)
-        memo = self._cache[2]
+        memo = self._memo(q)
         if "rows" not in memo:
-            rows = [(m, k) for k, m in enumerate(fits) if m >= TABLE_MATCH]
+            rows = [(m, k) for k, m in enumerate(self._fits(q, memo)) if m >= TABLE_MATCH]
             rows.sort(key=lambda r: -self._row_order(q, r[1], r[0]))
             memo["rows"] = [(m, self.figures[k]) for m, k in rows]
         return memo["rows"]
@@ -152,7 +160,7 @@ class FigureTable:
         """The row of sentence i that best answers a figure question, and its match (0 if none)."""
         if not _figure_question(q):
             return 0.0, None
-        fits = self._fits(q)
+        fits = self._fits(q, self._memo(q))
         rows = [(fits[k], k) for k in self._rows.get(i, []) if fits[k] >= TABLE_MATCH]
         if not rows:
             return 0.0, None
@@ -160,9 +168,8 @@ class FigureTable:
         return m, self.figures[k]
 
     def within(self, span: tuple[int, int]) -> list[Figure]:
-        """The figures whose number lies in text[span[0]:span[1]]."""
-        return [f for f in self.figures if span[0] <= f.start and f.end <= span[1]
-                or span[0] <= f.start + f.quote.find(f.value) < span[1]]
+        """The figures whose number lies in text[span[0]:span[1]] (a figure's value is in its quote)."""
+        return [f for f in self.figures if span[0] <= f.start + f.quote.find(f.value) < span[1]]
 
     def span(self, row: Figure) -> tuple[int, int]:
         """A row's quote, run on through the figures whose quotes overlap it: "由9.8%降至" ends where
@@ -177,8 +184,7 @@ class FigureTable:
         """A figure question whose indicator no row of the report names, in any year."""
         if not _figure_question(q) or not self.figures:
             return False
-        self._fits(q)
-        memo = self._cache[2]
+        memo = self._memo(q)
         if "absent" not in memo:
             memo["absent"] = all(self.indicator_words(q, k) < TABLE_MATCH for k in range(len(self.figures)))
         return memo["absent"]
