@@ -26,6 +26,7 @@ import re
 from dataclasses import asdict, dataclass
 
 from .language.vocabulary import Vocabulary, chinese_text
+from .language.years import OPENING, SEVERAL_YEARS
 
 log = logging.getLogger(__name__)
 
@@ -93,9 +94,6 @@ MEASURE_NOUN_END = re.compile(r"[数量率额值比重]$")
 REVIEW_WORDS = re.compile(r"回顾|过去一年|一年来|去年")
 PLAN_WORDS = re.compile(r"今年|预期目标|工作安排|重点工作|目标任务|政府工作任务|总体要求")
 OTHER_PERIOD = re.compile(r"过去五年|五年来|十四五.{0,2}以来|近五年")
-# A paragraph opening on several years sums them up: its figures are of the period, not one year.
-SEVERAL_YEARS = re.compile(r"过去五年|五年来|十年来|过去十年")
-OPENING = 12          # characters of a paragraph that say what period it sums up ("五年来，")
 PART_HEADING = re.compile(r"(?:^|\n)[一二三四五六七八九十]+、[^\n。]{0,40}")
 
 

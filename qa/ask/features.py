@@ -18,7 +18,7 @@ from ..figures import periods
 from ..ingest.document import Document
 from ..language.segmenter import tagged, words
 from ..store.index import Part, sentence_context
-from ..language.years import implied_years
+from ..language.years import OPENING, implied_years
 from ..language.vocabulary import Vocabulary, stated
 from .question import Question
 from .table import FigureTable
@@ -33,7 +33,6 @@ CHINESE_FIGURE = re.compile(r"[一二三四五六七八九十两][十百千万�
 ORDINAL = re.compile(r"第[一二三四五六七八九十\d]+")
 DATE = re.compile(r"(?:19|20)\d\d\s*年|\d{1,2}\s*[月日]")
 CLAUSE = re.compile(r"[^，；：]+")
-OPENING = 12      # characters of a paragraph that say what period it sums up ("五年来，")
 REASON = re.compile(r"考虑|为了|因为|由于|依据|基于|旨在|目的|原因|之所以|有利于|既.{2,40}又")
 # Places and people (jieba's ns/nr tags): naming one the report never mentions is asking about something else.
 NAME_TAGS = ("ns", "nr")

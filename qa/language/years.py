@@ -14,6 +14,7 @@ FIVE_YEARS = re.compile(r"过去五年|五年来")
 # A paragraph that sums up several years ("五年来，…年均增长5.2%") speaks of a period, not of the
 # year its part reviews: only the years it names count.
 SEVERAL_YEARS = re.compile(r"五年来|过去五年|十年来|过去十年|新时代十年|年均")
+OPENING = 12      # characters of a paragraph that say what period it sums up ("五年来，")
 
 
 def years_in(text: str) -> frozenset[int]:
