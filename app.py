@@ -21,6 +21,7 @@ import argparse  # noqa: E402
 import csv  # noqa: E402
 import html  # noqa: E402
 import os  # noqa: E402
+import re  # noqa: E402
 import socket  # noqa: E402
 import sys  # noqa: E402
 import logging  # noqa: E402
@@ -35,7 +36,7 @@ from qa.ask.extractor import NOT_FOUND  # noqa: E402
 from qa.cli import configure_logging  # noqa: E402
 from qa.engine import BUNDLED_ID, EMPTY_LIBRARY, MAX_K, MAX_QUESTION_CHARS, clean_question  # noqa: E402
 from qa.errors import QuestionError, ReportError  # noqa: E402
-from qa.figures import actual_target_pairs, across_reports, shared_indicators  # noqa: E402
+from qa.figures import BOUND, HEDGE_AFTER, actual_target_pairs, across_reports, shared_indicators  # noqa: E402
 from qa.ingest.readers import ACCEPTED, FORMATS, MAX_BYTES  # noqa: E402
 from qa.language.vocabulary import Vocabulary  # noqa: E402
 from qa.schema import Citation  # noqa: E402
@@ -379,8 +380,8 @@ def render_across(rows, shelf) -> str:
 def stated_value(f) -> str:
     """The value as the report hedges it: "10%以上", "约2.5万亿元", "5%左右"."""
     words = f.qualifier.split()
-    before = "".join(w for w in words if w in ("约", "超过", "突破", "接近", "不低于", "低于", "高于"))
-    after = "".join(w for w in words if w in ("以上", "左右", "以内", "以下", "多"))
+    before = "".join(w for w in words if w in BOUND.values())
+    after = "".join(w for w in words if re.fullmatch(HEDGE_AFTER, w))
     return f"{before}{f.value}{f.unit}{after}"
 
 
