@@ -114,6 +114,8 @@ class Question:
         # contain are the question's own (and its dictionary words); concept_match says the rest.
         lexical = (list(words(text)) if zh else []) + translated + _variant_words(variants, known)
         unit = UNIT.search(text)
+        figure, amount = bool(FIGURE_QUESTION.search(text)), bool(AMOUNT_QUESTION.search(text))
+        explain, reason = bool(EXPLAIN_QUESTION.search(text)), bool(REASON_QUESTION.search(text))
         return cls(text=text, lang="zh" if zh else "en", own_words=tuple(own),
                    search_words=tuple(dict.fromkeys(lexical)),
                    words=tuple(dict.fromkeys(own + [w for w in translated if w in known and w not in STOPWORDS])),
@@ -123,17 +125,14 @@ class Question:
                    tense_years=_tense_years(text),
                    unit=unit.group(1) if unit and unit.group(1)[0] not in GENERIC_UNITS else "",
                    part=_part(text), section=_section(text),
-                   wants_figure=bool(FIGURE_QUESTION.search(text)),
-                   wants_amount=bool(AMOUNT_QUESTION.search(text)),
-                   wants_explanation=bool(EXPLAIN_QUESTION.search(text) or REASON_QUESTION.search(text)),
-                   wants_reason=bool(REASON_QUESTION.search(text)),
+                   wants_figure=figure, wants_amount=amount,
+                   wants_explanation=explain or reason, wants_reason=reason,
                    wants_person=bool(WHO_QUESTION.search(text)),
                    wants_date=bool(WHEN_QUESTION.search(text)),
                    wants_meeting=bool(MEETING_QUESTION.search(text)),
                    wants_change=bool(GROWTH_QUESTION.search(text)),
                    wants_actual=bool(ACTUAL.search(text)),
-                   quantity=_quantity(text) if AMOUNT_QUESTION.search(text) or FIGURE_QUESTION.search(text)
-                   and not EXPLAIN_QUESTION.search(text) else "",
+                   quantity=_quantity(text) if amount or figure and not explain else "",
                    # A one-character dictionary word ("hello": 好) names nothing in particular.
                    known=bool(concepts) or any(w in known and w not in STOPWORDS for w in own)
                    or any(w in known and w not in STOPWORDS and len(w) > 1 for w in translated))
