@@ -8,6 +8,7 @@ the row's clause.  A figure question whose indicator no row names is a signal to
 """
 from __future__ import annotations
 
+import bisect
 import functools
 import re
 from functools import cached_property
@@ -60,13 +61,37 @@ class FigureTable:
         return extract_figures(self.view.doc, self.view.report)
 
     @cached_property
-    def _figure_words(self) -> list[list[tuple[str, int]]]:
-        """Each figure's indicator words that name what it measures, with where they start."""
+    def _figure_words(self) -> list[tuple[list[tuple[str, int]], list[float], int]]:
+        """Each figure's indicator words that name what it measures, with where they start; their
+        idf weights; and which of them is the head (see indicator_words)."""
         out = []
         for f in self.figures:
             # Search-mode words overlap (播种, 面积, 播种面积): each is placed where it first occurs.
-            out.append([(w, f.indicator.find(w)) for w in words(f.indicator)
-                        if (len(w) > 1 or w in TABLE_CHARS) and w not in MEASURE_WORDS])
+            iw = [(w, f.indicator.find(w)) for w in words(f.indicator)
+                  if (len(w) > 1 or w in TABLE_CHARS) and w not in MEASURE_WORDS]
+            weights = [self.view.idf.get(w, self.view.unseen_idf) for w, _ in iw]
+            head = max(range(len(iw)), key=lambda j: iw[j][1] + len(iw[j][0])) if iw else -1
+            out.append((iw, weights, head))
+        return out
+
+    @cached_property
+    def _indicators(self) -> tuple[str, list[int]]:
+        """Every figure's indicator in one string, and where each begins: a question's words are
+        looked up in all of them at once."""
+        starts, at = [], 0
+        for f in self.figures:
+            starts.append(at)
+            at += len(f.indicator) + 1
+        return "\0".join(f.indicator for f in self.figures), starts
+
+    def _covered(self, terms: frozenset[str]) -> dict[int, set[int]]:
+        """Figure → the characters of its indicator that one of `terms` spans."""
+        text, starts = self._indicators
+        out: dict[int, set[int]] = {}
+        for t in terms:
+            for m in re.finditer(re.escape(t), text):
+                k = bisect.bisect_right(starts, m.start()) - 1
+                out.setdefault(k, set()).update(range(m.start() - starts[k], m.end() - starts[k]))
         return out
 
     @cached_property
@@ -81,39 +106,29 @@ class FigureTable:
         """The idf share of figure k's indicator words that the question has: its own words, its
         dictionary words, the vocabulary's variants, also inside a longer word or across a
         segmentation (托位 in 新增托|位数); under TABLE_MATCH when it lacks the indicator's head."""
-        f, iw = self.figures[k], self._figure_words[k]
-        if not iw:
-            return 0.0
-        terms, text, joined = _asked(q)
-        covered = set()
-        for t in terms:
-            if t in f.indicator:
-                for m in re.finditer(re.escape(t), f.indicator):
-                    covered.update(range(m.start(), m.end()))
-        has = [w in text or w in joined or bool(covered & set(range(at, at + len(w)))) for w, at in iw]
-        weights = [self.view.idf.get(w, self.view.unseen_idf) for w, _ in iw]
-        share = sum(wt for wt, h in zip(weights, has) if h) / sum(weights)
-        # The head of a Chinese noun phrase comes last: 单位生产总值能耗 is energy use, not GDP;
-        # 有进出口实绩企业 counts firms, not trade.  A character of it will do (秋粮产量, 增产多少).
-        head = max(range(len(iw)), key=lambda j: iw[j][1] + len(iw[j][0]))
-        asked = text or joined
-        return share if has[head] or any(ch in asked for ch in iw[head][0]) else share * OFF_SUBJECT
+        return self._shares(q, self._memo(q))[k]
+
+    def _shares(self, q: Question, memo: dict) -> list[float]:
+        """indicator_words of every row, worked out once a question (fits and absent read them)."""
+        if "shares" not in memo:
+            terms, text, joined = _asked(q)
+            covered = self._covered(terms)
+            memo["shares"] = [_share(iw, weights, head, text, joined, covered.get(k))
+                              for k, (iw, weights, head) in enumerate(self._figure_words)]
+        return memo["shares"]
 
     def indicator_match(self, q: Question, k: int) -> float:
         """How far figure k is what the question asks about: its indicator's words, cut below
         TABLE_MATCH when the question's subject (its rarest concept, as verify.py reads it) is not
         stated before the figure in its sentence (a row that refers back, "粮食播种面积…、总产
         130亿斤", takes its subject from there)."""
+        share = self.indicator_words(q, k)
+        if not share:
+            return 0.0
         f, subject = self.figures[k], self.view.rarest_concept(q)
         lead = self.view.doc.text[self.view.doc.sentences[self.view.sentence_at(f.start)].start:f.end]
         on_subject = subject is None or stated(subject, f.indicator + f.qualifier + lead)
-        return self.indicator_words(q, k) * (1.0 if on_subject else OFF_SUBJECT)
-
-    def _row_fits(self, q: Question, k: int) -> float:
-        """The indicator match of figure k, if it is of a year the question asks about (or prefers)."""
-        years = q.preferred_years(self.view.year)
-        year = self.figures[k].year
-        return self.indicator_match(q, k) if not years or year is None or year in years else 0.0
+        return share * (1.0 if on_subject else OFF_SUBJECT)
 
     def _row_order(self, q: Question, k: int, fits: float) -> float:
         """Among rows that name what is asked, the one that says it: more of the question's words in
@@ -135,9 +150,12 @@ class FigureTable:
         return last[1]
 
     def _fits(self, q: Question, memo: dict) -> list[float]:
-        """Every row's fit to the question, worked out once a question."""
+        """Every row's indicator match, if it is of a year the question asks about (or prefers),
+        worked out once a question."""
         if "fits" not in memo:
-            memo["fits"] = [self._row_fits(q, k) for k in range(len(self.figures))]
+            years = q.preferred_years(self.view.year)
+            memo["fits"] = [self.indicator_match(q, k) if not years or f.year is None or f.year in years
+                            else 0.0 for k, f in enumerate(self.figures)]
         return memo["fits"]
 
     def best(self, q: Question) -> Figure | None:
@@ -184,10 +202,21 @@ class FigureTable:
         """A figure question whose indicator no row of the report names, in any year."""
         if not _figure_question(q) or not self.figures:
             return False
-        memo = self._memo(q)
-        if "absent" not in memo:
-            memo["absent"] = all(self.indicator_words(q, k) < TABLE_MATCH for k in range(len(self.figures)))
-        return memo["absent"]
+        return all(share < TABLE_MATCH for share in self._shares(q, self._memo(q)))
+
+
+def _share(iw: list[tuple[str, int]], weights: list[float], head: int, text: str, joined: str,
+           covered: set[int] | None) -> float:
+    """One figure's indicator_words, from its words and what the question names."""
+    if not iw:
+        return 0.0
+    has = [w in text or w in joined or (covered is not None and not covered.isdisjoint(range(at, at + len(w))))
+           for w, at in iw]
+    share = sum(wt for wt, h in zip(weights, has) if h) / sum(weights)
+    # The head of a Chinese noun phrase comes last: 单位生产总值能耗 is energy use, not GDP;
+    # 有进出口实绩企业 counts firms, not trade.  A character of it will do (秋粮产量, 增产多少).
+    asked = text or joined
+    return share if has[head] or any(ch in asked for ch in iw[head][0]) else share * OFF_SUBJECT
 
 
 @functools.lru_cache(maxsize=64)
