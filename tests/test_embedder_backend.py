@@ -7,8 +7,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from qa.model.embedder import (CHECKED_RANKS, Embedder, OnnxEncoder, close_call, default_model_dir, onnx_dir,
-                               query_int8_dir)
+from qa.model.embedder import (CHECKED_RANKS, QUERY_INT8_FILE, Embedder, OnnxEncoder, calibration_texts,
+                               close_call, default_model_dir, onnx_dir, query_int8_dir)
 from qa.errors import ModelError
 from qa.store.vectors import OnFile
 
@@ -51,8 +51,9 @@ def test_vectors_match_the_fp32_path_on_report_sentences(qa, fp32, doc):
 
 
 def test_same_top1_chunk_as_the_fp32_path(qa, fp32):
+    """The ONNX export ranks as torch does (the int8 query graph's near ties are ranked() 's job)."""
     chunks = qa.index.dense.reconstruct_n(0, qa.index.dense.ntotal)
-    fast = qa.embedder.queries(QUESTIONS) @ chunks.T
+    fast = np.stack([qa.embedder.query_exact(q) for q in QUESTIONS]) @ chunks.T
     ref = fp32.queries(QUESTIONS) @ chunks.T
     assert list(fast.argmax(axis=1)) == list(ref.argmax(axis=1))
 
@@ -146,3 +147,16 @@ def test_batch_budget_does_not_change_vectors(qa, doc):
     vecs = [OnnxEncoder(onnx_dir() / "model.onnx", default_model_dir(), batch_tokens=b).encode(texts)
             for b in (128, 4096)]
     assert float((vecs[0] * vecs[1]).sum(axis=1).min()) > 0.99999
+
+
+def test_the_int8_query_graph_runs_every_weight_in_int8(qa):
+    """v4: smoothed MatMulInteger, the FFN outputs in MatMulNBits blocks; no fp32 weight MatMul left."""
+    import onnx
+    graph = onnx.load(str(query_int8_dir() / QUERY_INT8_FILE), load_external_data=False).graph
+    ops = [n.op_type for n in graph.node]
+    weights = {i.name for i in graph.initializer}
+    assert ops.count("MatMulInteger") == 12 * 5 and ops.count("MatMulNBits") == 12
+    assert not [n for n in graph.node if n.op_type == "MatMul" and n.input[1] in weights]
+    assert any(n.name.endswith("_smooth") and n.op_type == "Mul" for n in graph.node)
+    assert calibration_texts() and all(t.startswith(("passage: ", "query: ")) for t in calibration_texts())
+
