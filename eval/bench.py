@@ -52,7 +52,7 @@ import numpy as np
 
 from eval.bench_scale import child_scale, md_scale, plot_scale, scale
 from eval.run import contains_gold, load_all_gold, load_gold, open_library
-from eval.timing import (WARMUP, child, cpu_model, environ, fmt, interleaved, latencies, loadavg, ms,
+from eval.timing import (WARMUP, busy_core, child, cpu_model, environ, fmt, interleaved, latencies, loadavg, ms,
                          peak_rss_mib, rss_mib, say, spread, summarise_runs, version)
 
 HERE = Path(__file__).resolve().parent
@@ -121,6 +121,9 @@ def stages(qa, questions: list[str], runs: int) -> dict:
     return summarise_runs(per_run)
 
 
+BUSY = ", another process busy"
+
+
 def embed_paths(gold: list[dict], runs: int, torch: bool = True) -> dict:
     """Query-embedding latency, the same questions through each path, interleaved run by run."""
     from qa.model.embedder import (ONNX_FILE, QUERY_INT8_FILE, WORD_TABLE, Embedder, OnnxEncoder,
@@ -129,16 +132,18 @@ def embed_paths(gold: list[dict], runs: int, torch: bool = True) -> dict:
     prefix = emb.prompts.get("query", "")
     graphs = {"int8": query_int8_dir() / QUERY_INT8_FILE, "fp32": onnx_dir() / ONNX_FILE}
     paths = {}
-    for threads in (1, 2):
+    for threads, spin, busy in ((1, False, False), (2, False, False), (2, True, False),
+                                (1, False, True), (2, False, True), (2, True, True)):
         for name, path in graphs.items():
-            enc = OnnxEncoder(path, default_model_dir(), threads=threads, table=onnx_dir() / WORD_TABLE)
-            paths[f"onnx {name}, {threads} thread{'s' if threads > 1 else ''}"] = (
-                lambda q, enc=enc: enc.encode([prefix + q]))
+            enc = OnnxEncoder(path, default_model_dir(), threads=threads, table=onnx_dir() / WORD_TABLE, spin=spin)
+            label = f"onnx {name}, {threads} thread{'s' if threads > 1 else ''}"
+            label += (", spinning" if spin else ", sleeping") * (threads > 1) + BUSY * busy
+            paths[label] = lambda q, enc=enc: enc.encode([prefix + q])
     if torch:
         torch_emb = Embedder(backend="torch")
         paths["torch fp32 (sentence-transformers)"] = lambda q: torch_emb.st.encode(
             [q], prompt_name="query", normalize_embeddings=True)
-    out = interleaved(paths, [g["question"] for g in gold], runs)
+    out = interleaved(paths, [g["question"] for g in gold], runs, around=lambda name: busy_core(BUSY in name))
     base = out["onnx fp32, 1 thread"]["p50"]["median"]
     for r in out.values():
         r["p50_vs_fp32_1thread"] = r["p50"]["median"] / base
@@ -292,26 +297,32 @@ def report_texts() -> list[str]:
 BATCH_TOKENS = (256, 512, 1024)
 
 
+# (batch tokens, threads, threads spin while they wait, another process busy on one core)
+BATCH_VARIANTS = [(b, t, False, False) for t in (1, 2) for b in BATCH_TOKENS] + [
+    (1024, 2, True, False), (1024, 1, False, True), (1024, 2, False, True), (1024, 2, True, True)]
+
+
 def batch_sizes(runs: int) -> dict:
-    """Passages/s of the fp32 graph by batch budget (tokens per batch, padding included) and
-    threads, texts sorted by length; cosine to one text at a time."""
+    """Passages/s of the fp32 graph by batch budget (tokens per batch, padding included), threads,
+    spinning, and with another process busy, texts sorted by length; cosine to one text at a time."""
     from qa.model.embedder import ONNX_FILE, OnnxEncoder, default_model_dir, onnx_dir
     texts = report_texts()
-    encoders = {(b, t): OnnxEncoder(onnx_dir() / ONNX_FILE, default_model_dir(), threads=t, batch_tokens=b)
-                for t in (1, 2) for b in BATCH_TOKENS}
+    encoders = {key: OnnxEncoder(onnx_dir() / ONNX_FILE, default_model_dir(), threads=key[1], batch_tokens=key[0],
+                                 spin=key[2]) for key in BATCH_VARIANTS}
     single = OnnxEncoder(onnx_dir() / ONNX_FILE, default_model_dir(), threads=1)
     ref = np.stack([single.encode([t])[0] for t in texts[::5]])
     times = {key: [] for key in encoders}
     for _ in range(runs):
         for key, enc in encoders.items():
-            t0 = time.perf_counter()
-            vecs = enc.encode(texts)
-            times[key].append(time.perf_counter() - t0)
+            with busy_core(key[3]):
+                t0 = time.perf_counter()
+                enc.encode(texts)
+                times[key].append(time.perf_counter() - t0)
     cos = {key: float((enc.encode(texts[::5]) * ref).sum(axis=1).min()) for key, enc in encoders.items()}
     return {"texts": len(texts), "rows": [
-        {"batch_tokens": b, "threads": t, "seconds": spread(times[(b, t)]),
-         "texts_per_s": len(texts) / statistics.median(times[(b, t)]), "min_cos_vs_single": cos[(b, t)]}
-        for (b, t) in encoders]}
+        {"batch_tokens": b, "threads": t, "spin": spin, "busy": busy, "seconds": spread(times[key]),
+         "texts_per_s": len(texts) / statistics.median(times[key]), "min_cos_vs_single": cos[key]}
+        for key in encoders for b, t, spin, busy in [key]]}
 
 
 # --------------------------------------------------------------------------
@@ -547,11 +558,14 @@ def md_ingest(i: dict) -> list[str]:
             f"writing the generation) is the difference of the medians, "
             f"{i['add_s']['median'] - i['embed_s']['median']:.2f} s.\n" if "embed_s" in i else "\n"),
          f"The fp32 graph on the {i['batches']['texts']} texts an add embeds, sorted by length, by batch budget "
-         "(tokens per batch, padding included) and threads:\n",
-         "| batch tokens | threads | seconds | texts/s | min cosine vs one at a time |", "|---|---|---|---|---|"]
+         "(tokens per batch, padding included), threads, how idle threads wait, and with another process "
+         "spinning on one core (the default: every core, sleeping, 1024):\n",
+         "| batch tokens | threads | waiting threads | another process busy | seconds | texts/s | "
+         "min cosine vs one at a time |", "|---|---|---|---|---|---|---|"]
     for r in i["batches"]["rows"]:
-        L.append(f"| {r['batch_tokens']} | {r['threads']} | {fmt(r['seconds'], digits=2)} | {r['texts_per_s']:.0f} | "
-                 f"{r['min_cos_vs_single']:.6f} |")
+        waiting = "—" if r["threads"] == 1 else ("spin" if r.get("spin") else "sleep")
+        L.append(f"| {r['batch_tokens']} | {r['threads']} | {waiting} | {'yes' if r.get('busy') else 'no'} | "
+                 f"{fmt(r['seconds'], digits=2)} | {r['texts_per_s']:.0f} | {r['min_cos_vs_single']:.6f} |")
     return L + [""]
 
 
@@ -584,7 +598,8 @@ def write_md(res: dict, out: Path) -> None:
          f"{m['mem_gib']:.0f} GiB, **shared with other processes** (load average {m['load_start']} at the start, "
          f"{m['load_end']} at the end): absolute times move with the load; ratios within one run much less. "
          f"Python {m['python']}, onnxruntime {m['onnxruntime']}, faiss {m['faiss']}, bm25s {m['bm25s']}. "
-         f"Questions embedded by: **{m['query_backend']}**, passages by onnx fp32 ({m['threads']} intra-op thread).\n",
+         f"Questions embedded by: **{m['query_backend']}** ({m.get('query_threads', m['threads'])} intra-op thread), "
+         f"passages and close calls by onnx fp32 ({m['threads']} intra-op threads, sleeping while they wait).\n",
          f"Every figure is the median over {res['runs']} runs, with the min–max over runs in brackets; a section "
          "re-measured since (listed at the end) over the runs its own command gave.\n"]
     L += md_targets(res)
@@ -604,7 +619,8 @@ def write_md(res: dict, out: Path) -> None:
 def merge_partial(old: dict, new: dict, args: str) -> dict:
     """A run of some sections only: its sections replace theirs in the previous bench.json, the
     others are kept, and each re-run section says when and how it was measured."""
-    old["machine"].update({k: new["machine"][k] for k in ("query_backend", "threads", "onnxruntime")})
+    old["machine"].update({k: new["machine"][k] for k in ("query_backend", "threads", "query_threads", "onnxruntime")
+                           if k in new["machine"]})
     for key, value in new.items():
         if key in ("runs", "machine", "seconds", "reruns"):
             continue
@@ -630,13 +646,15 @@ def run_child(role: str, args: list[str]) -> dict:
 
 def machine() -> dict:
     import faiss  # noqa: F401  (version only)
-    from qa.model.embedder import Embedder, onnx_threads
+    from qa.model.embedder import Embedder
     emb = Embedder()
+    threads = {name: enc.session.get_session_options().intra_op_num_threads
+               for name, enc in (("threads", emb.onnx), ("query_threads", emb.query_onnx)) if enc is not None}
     return {"cores": os.cpu_count(), "cpu": cpu_model(), "load_start": loadavg(),
             "mem_gib": os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 2**30,
             "python": platform.python_version(), "onnxruntime": version("onnxruntime"),
             "faiss": version("faiss-cpu"), "bm25s": version("bm25s"),
-            "query_backend": emb.query_backend, "threads": onnx_threads()}
+            "query_backend": emb.query_backend, **threads}
 
 
 def run_sections(only: set[str], a) -> dict:

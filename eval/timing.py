@@ -1,6 +1,7 @@
 """Timing helpers shared by the benchmarks: percentiles, medians with spreads, child processes."""
 from __future__ import annotations
 
+
 import json
 import os
 import platform
@@ -9,7 +10,7 @@ import statistics
 import subprocess
 import sys
 import time
-from contextlib import contextmanager
+from contextlib import contextmanager, nullcontext
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -133,8 +134,9 @@ def summarise_runs(per_run: dict[str, list[list[float]]]) -> dict:
                    "mean": spread([statistics.mean(r) for r in runs])} for name, runs in per_run.items()}
 
 
-def interleaved(variants: dict, questions: list, runs: int, before=None) -> dict:
-    """Each variant over every question, variant after variant within each run."""
+def interleaved(variants: dict, questions: list, runs: int, before=None, around=None) -> dict:
+    """Each variant over every question, variant after variant within each run; `before(name)` is
+    called before a variant's run, `around(name)` (a context manager) wraps it."""
     for f in variants.values():
         for q in questions[:WARMUP]:
             f(q)
@@ -143,5 +145,19 @@ def interleaved(variants: dict, questions: list, runs: int, before=None) -> dict
         for name, f in variants.items():
             if before:
                 before(name)
-            per_run[name].append(latencies(f, questions))
+            with around(name) if around else nullcontext():
+                per_run[name].append(latencies(f, questions))
     return summarise_runs(per_run)
+
+
+@contextmanager
+def busy_core(on: bool = True):
+    """Another process spinning on one core while the block runs (when `on`): a shared machine."""
+    proc = subprocess.Popen([sys.executable, "-c", "while True: pass"]) if on else None
+    try:
+        time.sleep(0.2 * on)
+        yield
+    finally:
+        if proc is not None:
+            proc.kill()
+            proc.wait()

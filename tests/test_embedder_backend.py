@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from qa.model.embedder import (CHECKED_RANKS, QUERY_INT8_FILE, Embedder, OnnxEncoder, calibration_texts,
-                               close_call, default_model_dir, onnx_dir, query_int8_dir)
+                               close_call, cores, default_model_dir, onnx_dir, onnx_threads, query_int8_dir)
 from qa.errors import ModelError
 from qa.store.vectors import OnFile
 
@@ -160,3 +160,13 @@ def test_the_int8_query_graph_runs_every_weight_in_int8(qa):
     assert any(n.name.endswith("_smooth") and n.op_type == "Mul" for n in graph.node)
     assert calibration_texts() and all(t.startswith(("passage: ", "query: ")) for t in calibration_texts())
 
+
+def test_passages_use_every_core_and_questions_one_thread(qa, monkeypatch):
+    fp32, int8 = qa.embedder.onnx, qa.embedder.query_onnx
+    assert fp32.session.get_session_options().intra_op_num_threads == cores()
+    assert int8.session.get_session_options().intra_op_num_threads == 1
+    monkeypatch.setenv("REPORT_QA_THREADS", "1")
+    assert onnx_threads(cores()) == 1
+    monkeypatch.setenv("REPORT_QA_THREADS", "two")
+    with pytest.raises(ModelError):
+        onnx_threads(cores())

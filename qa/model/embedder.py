@@ -183,6 +183,14 @@ ONNX_FILE = "model.onnx"
 # second graph held a second copy; mapped, both graphs share one and only the rows read are resident.
 WORD_TABLE = "word_embeddings.npy"
 ONNX_BATCH = 32
+# Threads (REPORT_QA_THREADS overrides both).  The fp32 graph embeds passages in batches and
+# redoes close-call questions: it uses every core, its threads sleeping while they wait.  On
+# 2 cores, the bundled report's 441 texts: 3.5 s against 6.6 s on one thread; with another process
+# busy, 6.2 s, where spinning threads took 8.5 s.  One fp32 question: 5.8 ms against 7.9 ms, and
+# 7.8 against 8.6 ms with another process busy.  The int8 query graph embeds one short question,
+# where a second sleeping thread costs more to wake than it saves (4.1 ms against 2.9 ms) and a
+# spinning one doubled the time whenever another process was busy.
+QUERY_THREADS = 1
 # Texts are batched up to this many tokens (padding included): on CPU, small batches of
 # similar length are faster than 32 at a time (441 report texts: 6.4 s against 8.4 s).
 ONNX_BATCH_TOKENS = 1024
@@ -194,19 +202,23 @@ def onnx_dir() -> Path:
     return d.with_name(f"{d.name}.onnx{ONNX_VERSION}")
 
 
-def onnx_threads() -> int:
-    """Intra-op threads for onnxruntime: REPORT_QA_THREADS, else 1.
-
-    One thread is the robust choice on a small shared CPU: a query takes ~8 ms on one core,
-    and a second spinning thread made it twice as slow whenever another process was busy
-    (eval/bench.md measures both).  A dedicated machine may set REPORT_QA_THREADS=2."""
+def onnx_threads(default: int = 1) -> int:
+    """Intra-op threads for an onnxruntime session: REPORT_QA_THREADS, else `default`."""
     env = os.environ.get("REPORT_QA_THREADS", "").strip()
     if not env:
-        return 1
+        return default
     try:
         return max(1, int(env))
     except ValueError:
         raise ModelError(f"REPORT_QA_THREADS must be a whole number, not {env!r}.") from None
+
+
+def cores() -> int:
+    """The CPUs this process may run on."""
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:     # not on Linux
+        return os.cpu_count() or 1
 
 
 def _backend_choice(backend: str | None) -> str:
@@ -515,10 +527,11 @@ def word_table(path: Path) -> OnFile:
 
 class OnnxEncoder:
     """Tokenizer + word-table lookup + onnxruntime session: texts (prompts already prepended) to
-    unit vectors.  `table` defaults to the WORD_TABLE beside the graph."""
+    unit vectors.  `table` defaults to the WORD_TABLE beside the graph; `spin` lets idle threads
+    spin instead of sleeping (faster on an idle machine, much slower on a busy one)."""
 
     def __init__(self, onnx_path: Path, model_dir: Path, threads: int | None = None,
-                 batch_tokens: int | None = None, table: Path | None = None):
+                 batch_tokens: int | None = None, table: Path | None = None, spin: bool = False):
         import onnxruntime as ort
 
         model_dir = Path(model_dir)
@@ -528,6 +541,8 @@ class OnnxEncoder:
         options = ort.SessionOptions()
         options.intra_op_num_threads = threads or onnx_threads()
         options.inter_op_num_threads = 1
+        # Threads that wait by spinning steal the core from whatever else runs (QUERY_THREADS).
+        options.add_session_config_entry("session.intra_op.allow_spinning", str(int(spin)))
         options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
         options.log_severity_level = 3
         self.session = ort.InferenceSession(str(onnx_path), options, providers=["CPUExecutionProvider"])
@@ -576,7 +591,7 @@ def _default_onnx(model_dir: Path, required: bool, export_error: str | None) -> 
             raise ModelError("The ONNX backend needs onnxruntime: pip install onnxruntime")
         if export_error:
             raise ModelError(export_error)
-        return OnnxEncoder(export_default_onnx(model_dir) / ONNX_FILE, model_dir)
+        return OnnxEncoder(export_default_onnx(model_dir) / ONNX_FILE, model_dir, threads=onnx_threads(cores()))
     except Exception as e:  # export or load failed: the torch path still gives the same vectors
         if required:
             raise e if isinstance(e, ModelError) else ModelError(
@@ -667,7 +682,7 @@ def _query_int8(model_dir: Path, error: str | None) -> "OnnxEncoder | None":
         if error:
             raise ModelError(error)
         return OnnxEncoder(quantize_query_graph(model_dir) / QUERY_INT8_FILE, model_dir,
-                           table=onnx_dir() / WORD_TABLE)
+                           threads=onnx_threads(QUERY_THREADS), table=onnx_dir() / WORD_TABLE)
     except Exception as e:  # fp32 gives the reference vectors; only speed is lost
         log.warning("The int8 query graph is unavailable (%s); questions use fp32.", _reason(e))
         return None
