@@ -21,13 +21,17 @@ Sections:
   warm       warm ask() on the bundled report, the default (int8 queries, close calls redone in
              fp32) and fp32 queries only, interleaved; and the stages of the default run
              (embedder.query, retriever.retrieve, the fp32 redo of close calls, extractor.answer).
-  paths      query-embedding latency by path (int8, fp32 on 1 and 2 threads, torch).
+  paths      query-embedding latency by path (int8, fp32; 1 and 2 threads, sleeping or spinning;
+             alone and with another process busy; torch).
   agreement  the default against fp32 queries on all gold questions of the 11-report library:
              query cosine, same top-1 chunk, same five passages, same answer; how often a close
              call is redone in fp32, and what int8 alone would have changed.
+  agreement_fresh  the same on the fresh questions (eval/fresh/): reports nothing, RANK_MARGIN
+             included, was fitted on.
   cold       a fresh process to its first answer, library and model cached (subprocess).
   memory     peak RSS of a process that loads and answers every bundled gold question (subprocess).
-  ingest     ReportQA.add of the bundled report into an empty library, and passages/s by batch size.
+  ingest     ReportQA.add of the bundled report into an empty library, and passages/s by batch size,
+             threads and spinning, alone and with another process busy.
   scale      synthetic corpora of N reports built by Index.assemble and searched by Retriever.
   peers      the gold questions through Haystack (default BM25, and BM25 fed jieba words), a plain
              FAISS + bm25s reciprocal-rank fusion on our chunks, and ours: latency, hit@1/3 per language.
@@ -51,13 +55,13 @@ from pathlib import Path
 import numpy as np
 
 from eval.bench_scale import child_scale, md_scale, plot_scale, scale
-from eval.run import contains_gold, load_all_gold, load_gold, open_library
+from eval.run import FRESH_LIBRARY, contains_gold, fresh_gold, load_all_gold, load_gold, open_library
 from eval.timing import (WARMUP, busy_core, child, cpu_model, environ, fmt, interleaved, latencies, loadavg, ms,
                          peak_rss_mib, rss_mib, say, spread, summarise_runs, version)
 
 HERE = Path(__file__).resolve().parent
 
-SECTIONS = ("warm", "paths", "agreement", "cold", "memory", "ingest", "scale", "peers")
+SECTIONS = ("warm", "paths", "agreement", "agreement_fresh", "cold", "memory", "ingest", "scale", "peers")
 INT8_ENV = "REPORT_QA_QUERY_INT8"
 
 
@@ -153,12 +157,13 @@ def embed_paths(gold: list[dict], runs: int, torch: bool = True) -> dict:
 # --------------------------------------------------------------------------
 # 2. agreement of the int8 query graph with fp32, through ask() on every gold question
 # --------------------------------------------------------------------------
-def agreement(gold: list[dict]) -> dict:
+def agreement(gold: list[dict], library: Path | None = None) -> dict:
     reports = list(dict.fromkeys(g["report"] for g in gold))
+    where = {"root": library} if library else {}
     with environ(**{INT8_ENV: 1}):
-        fast = open_library(reports)
+        fast = open_library(reports, **where)
     with environ(**{INT8_ENV: 0}):
-        ref = open_library(reports)
+        ref = open_library(reports, **where)
     assert fast.embedder.query_backend == "onnx-int8" and ref.embedder.query_backend == "onnx"
     questions = [g["question"] for g in gold]
     cos = (fast.embedder.queries(questions) * ref.embedder.queries(questions)).sum(axis=1)
@@ -470,10 +475,11 @@ def md_targets(res: dict) -> list[str]:
     if "onnx int8, 1 thread" in paths:
         r = paths["onnx int8, 1 thread"]["p50_vs_fp32_1thread"]
         L.append(f"| query embedding p50, int8 graph vs fp32 (1 thread) | ≤ 0.5× | {r:.2f}× | {met(r, 0.5)} |")
-    if "agreement" in res:
-        g = res["agreement"]
-        L.append(f"| default queries: same top-1 chunk as fp32, {g['n']} gold questions | ≥ 99 % | {100 * g['same_top1']:.1f} % | {met(g['same_top1'], 0.99, False)} |")
-        L.append(f"| default queries: same answer as fp32 | ≥ 99 % | {100 * g['same_answer']:.1f} % | {met(g['same_answer'], 0.99, False)} |")
+    for key, what in (("agreement", "gold"), ("agreement_fresh", "fresh")):
+        if key in res:
+            g = res[key]
+            L.append(f"| default queries: same top-1 chunk as fp32, {g['n']} {what} questions | ≥ 99 % | {100 * g['same_top1']:.1f} % | {met(g['same_top1'], 0.99, False)} |")
+            L.append(f"| default queries: same answer as fp32, {g['n']} {what} questions | ≥ 99 % | {100 * g['same_answer']:.1f} % | {met(g['same_answer'], 0.99, False)} |")
     if "ingest" in res:
         s = res["ingest"]["s_per_20k_chars"]["median"]
         L.append(f"| ingest: `ReportQA.add`, per 20,000 characters | ≤ 2 s | {s:.1f} s | {met(s, 2)} |")
@@ -512,10 +518,12 @@ def md_paths(p: dict) -> list[str]:
     return L + [""]
 
 
-def md_agreement(g: dict) -> list[str]:
-    L = [f"## Agreement: the default (int8 queries, close calls in fp32) against fp32 queries\n\n"
-         f"All {g['n']} gold questions over {g['reports']} reports, "
-         "each asked of its own report (`ReportQA.ask(q, report=...)`) in one library, once with "
+def md_agreement(g: dict, fresh: bool = False) -> list[str]:
+    head = (f"### The same on the {g['n']} fresh questions (`eval/fresh/`: {g['reports']} reports nothing, "
+            "RANK_MARGIN included, was fitted on)\n\nThe fresh questions, " if fresh else
+            "## Agreement: the default (int8 queries, close calls in fp32) against fp32 queries\n\n"
+            f"All {g['n']} gold questions over {g['reports']} reports, ")
+    L = [head + "each asked of its own report (`ReportQA.ask(q, report=...)`) in one library, once with "
          "`REPORT_QA_QUERY_INT8=1` (the default) and once with `=0`: int8 query cosine min "
          f"{g['cos_min']:.4f} (mean {g['cos_mean']:.5f}); same top-1 chunk {100 * g['same_top1']:.1f} %; "
          f"same five passages {100 * g['same_top5']:.1f} %; same answer {100 * g['same_answer']:.1f} %; "
@@ -603,7 +611,8 @@ def write_md(res: dict, out: Path) -> None:
          f"Every figure is the median over {res['runs']} runs, with the min–max over runs in brackets; a section "
          "re-measured since (listed at the end) over the runs its own command gave.\n"]
     L += md_targets(res)
-    for key, render in (("warm", md_warm), ("paths", md_paths), ("agreement", md_agreement), ("ingest", md_ingest)):
+    for key, render in (("warm", md_warm), ("paths", md_paths), ("agreement", md_agreement),
+                        ("agreement_fresh", lambda g: md_agreement(g, fresh=True)), ("ingest", md_ingest)):
         if key in res:
             L += render(res[key])
     L += md_cold_memory(res)
@@ -661,7 +670,8 @@ def run_sections(only: set[str], a) -> dict:
     res = {"runs": a.runs, "machine": machine()}
     bundled, gold = load_gold(), load_all_gold()
     steps = [("warm", lambda: warm_ask(bundled, a.runs)), ("paths", lambda: embed_paths(bundled, a.runs)),
-             ("agreement", lambda: agreement(gold)), ("ingest", lambda: ingest(max(3, a.runs // 2 + 1))),
+             ("agreement", lambda: agreement(gold)),
+             ("agreement_fresh", lambda: agreement(fresh_gold(), FRESH_LIBRARY)), ("ingest", lambda: ingest(max(3, a.runs // 2 + 1))),
              ("cold", lambda: cold_start(max(3, a.runs // 2 + 1))), ("memory", lambda: memory(2)),
              ("peers", lambda: peers(gold, max(3, a.runs // 2 + 1))),
              ("scale", lambda: scale([int(s) for s in a.sizes.split(",")], a.real_max, max(3, a.runs // 2 + 1)))]

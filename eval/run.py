@@ -272,9 +272,14 @@ def library_vs_separate(together: dict, apart: dict) -> str:
     return "\n".join(lines)
 
 
+def fresh_gold() -> list[dict]:
+    """The fresh questions (eval/fresh/), on reports nothing was fitted on."""
+    return [row for path in sorted(FRESH_DIR.glob("*.jsonl")) for row in load_gold(path)]
+
+
 def fresh(a) -> int:
     """The fresh questions, in a library of their reports, with the shipped calibration."""
-    gold = [row for path in sorted(FRESH_DIR.glob("*.jsonl")) for row in load_gold(path)]
+    gold = fresh_gold()
     if not gold:
         raise SystemExit(f"no fresh questions in {FRESH_DIR}")
     qa = open_library(list(dict.fromkeys(g["report"] for g in gold)), FRESH_LIBRARY, a.model)
