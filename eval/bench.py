@@ -620,7 +620,9 @@ def write_md(res: dict, out: Path) -> None:
         if key in res:
             L += render(res[key])
     for key, r in res.get("reruns", {}).items():
-        L.append(f"*{key}* re-measured by `python -m eval.bench {r['args']}` on {r['date']} ({r['seconds']:.0f} s; "
+        runs = f"--runs {r['runs']}: {r['runs']} runs of warm and paths, {max(3, r['runs'] // 2 + 1)} of ingest, cold and peers, 2 of memory, " \
+            if "runs" in r else ""
+        L.append(f"*{key}* re-measured by `python -m eval.bench {r['args']}` on {r['date']} ({runs}{r['seconds']:.0f} s; "
                  f"load average {r['load_start']} → {r['load_end']}).\n")
     (out / "bench.md").write_text("\n".join(L) + "\n", encoding="utf-8")
 
@@ -635,7 +637,7 @@ def merge_partial(old: dict, new: dict, args: str) -> dict:
             continue
         old[key] = value
         old.setdefault("reruns", {})[key] = {
-            "args": args, "date": time.strftime("%Y-%m-%d %H:%M"), "seconds": new["seconds"],
+            "args": args, "date": time.strftime("%Y-%m-%d %H:%M"), "seconds": new["seconds"], "runs": new["runs"],
             "load_start": new["machine"]["load_start"], "load_end": new["machine"]["load_end"]}
     return old
 
