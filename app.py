@@ -116,6 +116,13 @@ table.qa-table th { background: #f9fafb; }
 .qa-value { font-weight: 700; white-space: nowrap; }
 table.qa-table td.qa-report { min-width: 10em; }
 table.qa-compare td.qa-section { min-width: 9em; }
+/* A wide table scrolls inside its box; the page itself never scrolls sideways (a phone). */
+.qa-scroll { overflow-x: auto; max-width: 100%; }
+table.qa-table td { overflow-wrap: anywhere; }
+@media (max-width: 640px) {
+  table.qa-table td.qa-report, table.qa-compare td.qa-section { min-width: 5em; }
+  table.qa-table th, table.qa-table td { padding: 0.3em 0.35em; }
+}
 """
 
 # Scrolls the full-report box to the highlighted citation when the panel's
@@ -342,9 +349,14 @@ def render_compare(question: str, rows, shelf) -> str:
                     f'<td>{answer}</td><td class="qa-section">{section}</td></tr>')
     found = sum(ans.found for _, ans in rows)
     return (f'<div class="qa-section">问题 Question: {esc(question)} · {found} / {len(rows)} 份报告有答案 '
-            f'reports answer it</div><table class="qa-table qa-compare"><thead><tr><th>报告 Report</th>'
-            f'<th>答案 Answer (原文 verbatim)</th><th>出处 Section</th></tr></thead><tbody>{"".join(body)}'
-            '</tbody></table>')
+            f'reports answer it</div>' + scrolling(
+                '<table class="qa-table qa-compare"><thead><tr><th>报告 Report</th><th>答案 Answer (原文 '
+                f'verbatim)</th><th>出处 Section</th></tr></thead><tbody>{"".join(body)}</tbody></table>'))
+
+
+def scrolling(table: str) -> str:
+    """A table in a box that scrolls sideways when the screen is narrower than the table."""
+    return f'<div class="qa-scroll">{table}</div>'
 
 
 def figure_citation(fig) -> Citation:
@@ -372,9 +384,9 @@ def render_across(rows, shelf) -> str:
         f'<td>「{_marked(shelf.text_of(f.report), f.start, f.end, [figure_citation(f)])}」'
         f'<div class="qa-section">{esc(f.section or "—")} · 第 {f.start:,}–{f.end:,} 字</div></td></tr>'
         for f in rows)
-    return ('<table class="qa-table qa-across"><thead><tr><th>报告 Report</th><th>指标 Indicator</th>'
-            '<th>数值 Value</th><th>限定 Qualifier</th><th>引文 Quote · 出处 Section</th></tr></thead>'
-            f'<tbody>{body}</tbody></table>')
+    return scrolling('<table class="qa-table qa-across"><thead><tr><th>报告 Report</th><th>指标 Indicator</th>'
+                     '<th>数值 Value</th><th>限定 Qualifier</th><th>引文 Quote · 出处 Section</th></tr></thead>'
+                     f'<tbody>{body}</tbody></table>')
 
 
 def stated_value(f) -> str:
@@ -393,9 +405,9 @@ def render_pairs(pairs, shelf) -> str:
         f'<tr><td>{esc(a.indicator)}</td><td class="qa-value">{esc(stated_value(a))}</td>'
         f'<td class="qa-value">{esc(stated_value(t))}</td><td>「{esc(a.quote)}」<br>「{esc(t.quote)}」</td></tr>'
         for a, t in pairs)
-    return ('<table class="qa-table qa-pairs"><thead><tr><th>指标 Indicator</th><th>去年实际 Actual</th>'
-            '<th>今年目标 Target</th><th>引文 Quotes</th></tr></thead>'
-            f'<tbody>{body}</tbody></table>')
+    return scrolling('<table class="qa-table qa-pairs"><thead><tr><th>指标 Indicator</th><th>去年实际 Actual</th>'
+                     '<th>今年目标 Target</th><th>引文 Quotes</th></tr></thead>'
+                     f'<tbody>{body}</tbody></table>')
 
 
 def render_upload(ok: bool, message: str) -> str:

@@ -18,7 +18,7 @@ import pytest
 
 from qa.ingest.readers import MAX_BYTES
 from tests.report_files import make_docx, make_pdf, make_scanned_pdf, report_lines
-from tests.test_app import ANSWER_TIMEOUT, ARTIFACTS, CHROMIUM_ARGS, ROOT, chromium, running_app  # noqa: F401
+from tests.test_app import ANSWER_TIMEOUT, ARTIFACTS, CHROMIUM_ARGS, PHONE, ROOT, chromium, running_app  # noqa: F401
 
 REPORTS = ROOT.parent / "shared" / "corpus" / "reports"
 SHARED = ["jilin-2025", "zhejiang-2025", "national-2025", "hebei-2025", "tibet-2025"]
@@ -174,6 +174,29 @@ def test_compare_five_reports_in_one_table(server, browser):
     assert rows.locator("mark.qa-span").count() >= 4
     page.assert_clean()
     page.shot("library-compare.png", docs="screenshot-compare.png")
+    page.page.close()
+
+
+def test_compare_on_a_phone_scrolls_in_its_box_not_the_page(server, browser):
+    page = Page(browser, server.url, viewport=PHONE)
+    page.pick(*SHARED)
+    page.tab("对比 Compare")
+    page.page.locator("#qa-compare-question textarea").fill(GROWTH_Q)
+    page.page.locator("#qa-compare-ask").click()
+    page.page.locator("#qa-compare-table tbody tr").first.wait_for(timeout=ANSWER_TIMEOUT)
+    # The page never scrolls sideways; a table wider than the screen scrolls in a box of its own
+    # that fits the screen, so no column is cut off out of reach.
+    fit = page.page.evaluate("""() => {
+      const table = document.querySelector('#qa-compare-table table');
+      let box = table.parentElement;
+      while (box && !['auto', 'scroll'].includes(getComputedStyle(box).overflowX)) box = box.parentElement;
+      return {page: document.documentElement.scrollWidth, screen: innerWidth,
+              table: table.getBoundingClientRect().right, box: box && box.getBoundingClientRect().right};
+    }""")
+    assert fit["page"] <= fit["screen"], fit
+    assert fit["table"] <= fit["screen"] or (fit["box"] is not None and fit["box"] <= fit["screen"]), fit
+    page.assert_clean()
+    page.shot("phone-compare.png")
     page.page.close()
 
 
