@@ -9,6 +9,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+from qa.model.embedder import ONNX_VERSION, QUERY_INT8_VERSION, default_model_dir
+
 ROOT = Path(__file__).resolve().parents[1]
 QUESTION = "技术合同成交额增长了多少？"
 # Runs the real CLI, then says on stderr whether this (the answering) process ever imported torch.
@@ -27,6 +29,13 @@ def test_first_run_with_empty_caches_prints_only_json_and_keeps_torch_out(tmp_pa
     """The model is converted, exported and the report indexed, all on this run: every notice and
     progress bar goes to stderr, the one-time torch work happens in a child process."""
     env = {"REPORT_QA_CACHE": str(tmp_path / "cache"), "REPORT_QA_INDEX": str(tmp_path / "index")}
+    # What older versions of this program left in a cache, and what a newer one made.
+    models, name = tmp_path / "cache" / "models", default_model_dir().name
+    older = [models / f"{name}.onnx1", models / f"{name}.onnx1.q8v3", models / f"{name}.onnx{ONNX_VERSION}.q8v3"]
+    newer = [models / f"{name}.onnx{ONNX_VERSION + 1}", models / f"{name}.onnx{ONNX_VERSION}.q8v{QUERY_INT8_VERSION + 1}"]
+    for d in older + newer:
+        d.mkdir(parents=True)
+        (d / "model.onnx").write_bytes(b"old")
     r = _cli(env, "ask", QUESTION, "--json", code=CLI_THEN_REPORT_TORCH)
     assert r.returncode == 0, r.stderr[-3000:]
     answer = json.loads(r.stdout)                      # nothing but the answer on stdout
@@ -35,6 +44,9 @@ def test_first_run_with_empty_caches_prints_only_json_and_keeps_torch_out(tmp_pa
         assert shown in r.stderr, f"no progress for {shown!r}"
     assert "torch in this process: False" in r.stderr, "the conversion's torch must stay in the child"
     assert (tmp_path / "cache" / "models").is_dir() and (tmp_path / "index" / "CURRENT").exists()
+    assert not any(d.exists() for d in older), "older versions' graphs are removed once the new ones are made"
+    assert all(d.exists() for d in newer), "a newer version's graphs are not ours to remove"
+    assert (models / f"{name}.onnx{ONNX_VERSION}.q8v{QUERY_INT8_VERSION}" / "query-int8.onnx").exists()
 
 
 def _assert_one_line_model_error(r, where: str):

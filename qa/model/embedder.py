@@ -37,6 +37,7 @@ import importlib.metadata
 import json
 import logging
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -679,6 +680,23 @@ def _prepare_onnx(model_dir: Path, int8: bool, steps, result: dict) -> None:
             quantize_query_graph(model_dir, steps)
         except Exception as e:  # the parent embeds questions in fp32 instead
             result["int8_error"] = _reason(e)
+    drop_older_graphs()
+
+
+def drop_older_graphs() -> list[Path]:
+    """Remove this model's ONNX exports and int8 graphs of older versions from the cache (each
+    export is ~280 MB, each int8 graph ~24 MB, and every version bump left one behind); newer
+    versions, another checkout's, stay.  Returns what was removed."""
+    export = re.compile(re.escape(default_model_dir().name) + r"\.onnx(\d+)(?:\.q8v(\d+))?")
+    removed = []
+    for d in sorted(default_model_dir().parent.iterdir()):
+        m = export.fullmatch(d.name)
+        if m and (int(m[1]) < ONNX_VERSION or int(m[1]) == ONNX_VERSION and m[2] and int(m[2]) < QUERY_INT8_VERSION):
+            shutil.rmtree(d, ignore_errors=True)
+            removed.append(d)
+    if removed:
+        log.info("Removed %d older model graph(s) from the cache: %s", len(removed), ", ".join(d.name for d in removed))
+    return removed
 
 
 def _query_int8(model_dir: Path, error: str | None) -> "OnnxEncoder | None":
