@@ -620,8 +620,8 @@ def write_md(res: dict, out: Path) -> None:
         if key in res:
             L += render(res[key])
     for key, r in res.get("reruns", {}).items():
-        runs = f"--runs {r['runs']}: {r['runs']} runs of warm and paths, {max(3, r['runs'] // 2 + 1)} of ingest, cold and peers, 2 of memory, " \
-            if "runs" in r else ""
+        runs = (f"--runs {r['runs']}: {r['runs']} runs of warm and paths, {slow_runs(r['runs'])} of ingest, cold, "
+                f"peers and scale, {MEMORY_RUNS} of memory, " if "runs" in r else "")
         L.append(f"*{key}* re-measured by `python -m eval.bench {r['args']}` on {r['date']} ({runs}{r['seconds']:.0f} s; "
                  f"load average {r['load_start']} → {r['load_end']}).\n")
     (out / "bench.md").write_text("\n".join(L) + "\n", encoding="utf-8")
@@ -668,15 +668,24 @@ def machine() -> dict:
             "query_backend": emb.query_backend, **threads}
 
 
+# Each memory run is a process of its own that answers every bundled question.
+MEMORY_RUNS = 2
+
+
+def slow_runs(runs: int) -> int:
+    """Runs of the slow sections (ingest, cold start, peers, scale): about half of --runs, at least 3."""
+    return max(3, runs // 2 + 1)
+
+
 def run_sections(only: set[str], a) -> dict:
     res = {"runs": a.runs, "machine": machine()}
     bundled, gold = load_gold(), load_all_gold()
     steps = [("warm", lambda: warm_ask(bundled, a.runs)), ("paths", lambda: embed_paths(bundled, a.runs)),
              ("agreement", lambda: agreement(gold)),
-             ("agreement_fresh", lambda: agreement(fresh_gold(), FRESH_LIBRARY)), ("ingest", lambda: ingest(max(3, a.runs // 2 + 1))),
-             ("cold", lambda: cold_start(max(3, a.runs // 2 + 1))), ("memory", lambda: memory(2)),
-             ("peers", lambda: peers(gold, max(3, a.runs // 2 + 1))),
-             ("scale", lambda: scale([int(s) for s in a.sizes.split(",")], a.real_max, max(3, a.runs // 2 + 1)))]
+             ("agreement_fresh", lambda: agreement(fresh_gold(), FRESH_LIBRARY)), ("ingest", lambda: ingest(slow_runs(a.runs))),
+             ("cold", lambda: cold_start(slow_runs(a.runs))), ("memory", lambda: memory(MEMORY_RUNS)),
+             ("peers", lambda: peers(gold, slow_runs(a.runs))),
+             ("scale", lambda: scale([int(s) for s in a.sizes.split(",")], a.real_max, slow_runs(a.runs)))]
     for name, f in steps:
         if name in only:
             say(f"{name}...")

@@ -1,7 +1,6 @@
 """Timing helpers shared by the benchmarks: percentiles, medians with spreads, child processes."""
 from __future__ import annotations
 
-
 import json
 import os
 import platform
