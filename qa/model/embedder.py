@@ -179,9 +179,9 @@ BACKENDS = ("auto", "onnx", "torch")
 ONNX_VERSION = 2
 ONNX_MIN_AGREEMENT = 0.99999
 ONNX_FILE = "model.onnx"
-# The word-embedding table (250,037 x 384) as float16, beside the graph and looked up in numpy from
-# a memory map: in the graph it was 2/3 of each session (fp32 session +311 MiB, int8 +200 MiB), and a
-# second graph held a second copy; mapped, both graphs share one and only the rows read are resident.
+# The word-embedding table (250,037 x 384) as float16, beside the graph and read by rows (word_table):
+# in the graph it was 2/3 of each session (fp32 session +311 MiB, int8 +200 MiB), and a second graph
+# held a second copy; outside it, both graphs share one and only the rows read are held.
 WORD_TABLE = "word_embeddings.npy"
 ONNX_BATCH = 32
 # Threads (REPORT_QA_THREADS overrides both).  The fp32 graph embeds passages in batches and
