@@ -93,21 +93,49 @@ class Report:
 
 @dataclass
 class Answer:
+    """What a question gets: a verbatim span with its citation, or a decline that says why.
+
+    found: `text` is a span of the report `report`, cited by `citations[0]`, and `reason` is "";
+    not found: `text` is "" and `reason` is a code (`message` says it in words).  `resolved` is the
+    standalone question that was answered: the question itself, or a follow-up with what it carried
+    from the conversation ("那去年呢？" -> "2023年经济增长了多少？").  `scope` lists the reports asked;
+    `others` holds the other reports' answers, best first, when a question that named no report went
+    to several (empty when one report was asked)."""
     question: str
     found: bool
     text: str                # a verbatim span of the report, "" when not found
     citations: list[Citation] = field(default_factory=list)
     passages: list[Passage] = field(default_factory=list)
-    confidence: float = 0.0
-    message: str = ""        # why nothing was found, for the user
+    confidence: float = 0.0  # the probability that the answer is right (calibrated held out)
+    message: str = ""        # why nothing was found, or how the question was read, for the user
     report: str = ""         # the report it quotes; when nothing was found, the one report asked, if one
+    resolved: str = ""       # the standalone question answered; "" is taken as `question`
+    scope: list[str] = field(default_factory=list)
+    others: list["Answer"] = field(default_factory=list)
+    reason: str = ""         # a decline's code: "not_stated", "no_content", "orphan_follow_up", ...
 
     def __post_init__(self):
         if not self.report and self.citations:
             self.report = self.citations[0].report
+        if not self.resolved:
+            self.resolved = self.question
+        if self.found and not (self.text and self.citations):
+            raise ValueError("a found answer has its text and a citation")
+        if not self.found:
+            self.text = ""
+            self.reason = self.reason or "not_stated"
+        else:
+            self.reason = ""
+
+    @property
+    def carried(self) -> bool:
+        """The question was a follow-up: something was carried into it from earlier turns."""
+        return self.resolved != self.question
 
     def to_dict(self) -> dict:
-        return {"question": self.question, "found": self.found, "text": self.text, "report": self.report,
-                "confidence": self.confidence, "message": self.message,
+        return {"question": self.question, "resolved": self.resolved, "found": self.found, "text": self.text,
+                "report": self.report, "confidence": self.confidence, "message": self.message,
+                "reason": self.reason, "scope": list(self.scope),
                 "citations": [c.to_dict() for c in self.citations],
-                "passages": [p.to_dict() for p in self.passages]}
+                "passages": [p.to_dict() for p in self.passages],
+                "others": [o.to_dict() for o in self.others]}
