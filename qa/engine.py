@@ -16,10 +16,12 @@ import unicodedata
 from pathlib import Path
 
 from .errors import QuestionError, ReportError
-from .ask.cover import answer_from_cover
+from .ask.conversation import Resolver, Turn
 from .ask.extractor import NOT_FOUND, Calibrator, Extractor
+from .ask.kinds import Context, dispatch
 from .ask.question import Question
 from .ask.retriever import MODES, Retriever
+from .ask.scope import Scope, route
 from .ingest.chunks import ChunkingParams
 from .ingest.readers import read_text
 from .figures import Figure
@@ -50,14 +52,14 @@ def default_library_dir() -> Path:
 def clean_question(question) -> str:
     """The question with control characters removed; QuestionError if nothing is left to ask."""
     if not isinstance(question, str):
-        raise QuestionError("The question must be text.")
+        raise QuestionError("The question must be text.", code="not_text")
     if len(question) > 4 * MAX_QUESTION_CHARS:
         # Measured before cleaning, so a 10-million-character paste is refused without being walked.
         raise _too_long(len(question))
     text = "".join(" " if unicodedata.category(ch)[0] == "C" else ch for ch in question)
     text = re.sub(r"\s+", " ", text).strip()
     if not text:
-        raise QuestionError("The question is empty: please type a question about the report.")
+        raise QuestionError("The question is empty: please type a question about the report.", code="empty_question")
     if len(text) > MAX_QUESTION_CHARS:
         raise _too_long(len(text))
     return text
@@ -65,7 +67,7 @@ def clean_question(question) -> str:
 
 def _too_long(n: int) -> QuestionError:
     return QuestionError(f"The question is {n:,} characters long; please keep it under "
-                         f"{MAX_QUESTION_CHARS} characters (one question at a time).")
+                         f"{MAX_QUESTION_CHARS} characters (one question at a time).", code="question_too_long")
 
 
 class _Reader:
@@ -78,6 +80,7 @@ class _Reader:
         self.retriever = Retriever(self.index, library.embedder, report_years=years)
         self.extractor = Extractor(self.docs, self.index, library.embedder,
                                    Calibrator(params=calibration) if calibration else None)
+        self.resolver = Resolver(self.retriever.question, self.docs)
 
     def figures(self, report: str) -> list[Figure]:
         """The report's key figures, as the answer step reads them (extracted once per snapshot)."""
@@ -199,24 +202,64 @@ class ReportQA:
                report: str | list[str] | None = None) -> list[Passage]:
         r = self.reader()
         q = r.retriever.question(clean_question(query))
-        return _ranked(r, q, k, mode, self._scope(r, q, report))[1]
+        scope = route_or_all(r, q, self._picked(report))
+        return _ranked(r, q, k, mode, set(scope.reports) if scope.reports else None)[1]
 
     def ask(self, question: str, k: int = 5, mode: str = "hybrid",
-            report: str | list[str] | None = None) -> Answer:
+            report: str | list[str] | None = None, history: list | None = None) -> Answer:
         """A verbatim answer with its citation, from `report` (an id, or several), else from the reports
-        the question names by place and year, else from every report."""
+        the question names by place and year, else from those of the turn before, else from every
+        report.  `history` holds the conversation's earlier turns, oldest first: Answers this method
+        returned, or the questions as strings (the two give the same result).  A follow-up
+        ("那去年呢？") is resolved from them into a standalone question, `Answer.resolved`."""
         r = self.reader()
-        q = r.retriever.question(clean_question(question))
-        scope = self._scope(r, q, report)
-        missing = _missing_places(q, r.docs) if report is None else []
-        if missing:
-            return Answer(q.text, False, "", message=f"{NOT_FOUND} (the library has no report about "
-                          f"{'/'.join(missing)}; its reports: {', '.join(sorted(r.docs))})")
-        covered = answer_from_cover(q, r.docs, scope)
-        if covered is not None:
-            return _asked(covered, scope or set(r.docs))
-        qvec, passages = _ranked(r, q, k, mode, scope)
-        return _asked(r.extractor.answer(q, qvec, passages), scope)
+        text = clean_question(question)
+        _check_k(k)
+        _check_mode(mode)
+        picked = self._picked(report)
+        turn = r.resolver.turn(text, self._turns(r, history, picked), picked)
+        return self._answer(r, turn, k, mode)
+
+    def chat(self, report: str | list[str] | None = None) -> "Conversation":
+        """A conversation: each question may follow up on the ones before it."""
+        return Conversation(self, report)
+
+    def _turns(self, r: _Reader, history: list | None, picked: list[str] | None) -> list[Turn]:
+        turns: list[Turn] = []
+        for h in history or []:
+            if isinstance(h, Answer):
+                q = r.retriever.question(h.resolved or h.question)
+                scope = Scope(tuple(x for x in h.scope if x in r.docs), picked=bool(picked))
+                turns.append(Turn(h.question, h.resolved or h.question, q, scope, h.reason))
+            elif isinstance(h, str):
+                turns.append(r.resolver.turn(clean_question(h), turns, picked))
+            else:
+                raise QuestionError("history holds the earlier turns: Answers or question strings.",
+                                    code="bad_history")
+        return turns
+
+    def _answer(self, r: _Reader, turn: Turn, k: int, mode: str) -> Answer:
+        scope = turn.scope
+        if turn.reason:
+            message = turn.message if turn.reason in ("no_content", "orphan_follow_up") else \
+                f"{NOT_FOUND} ({turn.message})"
+            return Answer(turn.question, False, "", message=message, reason=turn.reason, resolved=turn.resolved,
+                          scope=list(scope.reports))
+        q = turn.q
+        if scope.several:
+            # A question that named no one report goes to each: every report's answer shows, the
+            # best first, rather than one report's chosen silently.
+            answers = [self._one(r, q, Scope((rid,), picked=scope.picked), k, mode) for rid in scope.reports]
+            answer = _best_first(answers, scope)
+        else:
+            answer = self._one(r, q, scope, k, mode)
+        answer.question, answer.resolved, answer.scope = turn.question, turn.resolved, list(scope.reports)
+        return answer
+
+    def _one(self, r: _Reader, q: Question, scope: Scope, k: int, mode: str) -> Answer:
+        reports = set(scope.reports) if scope.reports and len(scope.reports) < len(r.docs) else None
+        ctx = Context(q, scope, r.docs, r.extractor, lambda: _ranked(r, q, k, mode, reports))
+        return _asked(dispatch(ctx), scope.reports)
 
     def figures(self, report: str | None = None) -> list[Figure]:
         """Every figure the report states (all reports' by default), each with its citation."""
@@ -231,50 +274,65 @@ class ReportQA:
         ids = reports or list(self.reader().docs)
         return [self.ask(question, k=k, report=rid) for rid in ids]
 
-    def _scope(self, r: _Reader, q: Question, report: str | list[str] | None) -> set[str] | None:
-        """The reports to answer from: those asked for; else those the question names by place and
-        year, as a reader would expect; else all."""
-        if report is not None:
-            ids = [report] if isinstance(report, str) else list(report)
-            if any(not isinstance(rid, str) or not rid.strip() for rid in ids):
-                # The HTTP API's "" means every report; in Python that is report=None.
-                raise QuestionError("A report must be named by its id; to ask every report, pass report=None.")
-            for rid in ids:
-                self.library.entry(rid)      # a clear error for an unknown id
-            if not ids:
-                raise QuestionError("Pick at least one report to ask.")
-            return set(ids)
-        if len(r.docs) == 1:
+    def _picked(self, report: str | list[str] | None) -> list[str] | None:
+        """The reports the caller asked for, checked; None when the question decides."""
+        if report is None:
             return None
-        return _named_reports(q, r.docs) or None
+        ids = [report] if isinstance(report, str) else list(report)
+        if any(not isinstance(rid, str) or not rid.strip() for rid in ids):
+            # The HTTP API's "" means every report; in Python that is report=None.
+            raise QuestionError("A report must be named by its id; to ask every report, pass report=None.",
+                                code="bad_report_id")
+        for rid in ids:
+            self.library.entry(rid)      # a clear error for an unknown id
+        if not ids:
+            raise QuestionError("Pick at least one report to ask.", code="no_report_picked")
+        return ids
 
 
-def _asked(answer: Answer, scope: set[str] | None) -> Answer:
+class Conversation:
+    """A chat: each question may follow up on the ones before (qa.chat().ask("那去年呢？"))."""
+
+    def __init__(self, qa: ReportQA, report: str | list[str] | None = None):
+        self.qa, self.report = qa, report
+        self.history: list[Answer] = []
+
+    def ask(self, question: str, **kwargs) -> Answer:
+        answer = self.qa.ask(question, report=kwargs.pop("report", self.report), history=self.history, **kwargs)
+        self.history.append(answer)
+        return answer
+
+    def reset(self) -> None:
+        self.history.clear()
+
+
+MULTI_NOTE = ("问题没有指明报告，下面是每份报告的答案。The question named no report: each report's answer is "
+              "shown, best first.")
+
+
+def route_or_all(r: _Reader, q: Question, picked: list[str] | None) -> Scope:
+    """Where a search goes: as a question would, but never nowhere (a search lists what is closest)."""
+    scope = route(q, r.docs, picked)
+    return scope if scope.reports else Scope(tuple(r.docs))
+
+
+def _best_first(answers: list[Answer], scope: Scope) -> Answer:
+    """One answer per report, found ones first by confidence: the best leads, the rest are `others`."""
+    ranked = sorted(answers, key=lambda a: (not a.found, -a.confidence))
+    best = ranked[0]
+    if best.found:
+        best.others = ranked[1:]
+        best.message = MULTI_NOTE
+        return best
+    return Answer(best.question, False, "", message=f"{NOT_FOUND} (none of the {len(answers)} reports asked says)",
+                  reason="not_stated", others=ranked, scope=list(scope.reports))
+
+
+def _asked(answer: Answer, scope) -> Answer:
     """A not-found answer still says which report was asked, when it was one."""
     if not answer.report and scope and len(scope) == 1:
         answer.report = next(iter(scope))
     return answer
-
-
-def _missing_places(q: Question, docs: dict) -> list[str]:
-    """The provinces a question names when no report of a library of several is about any of them
-    (a province's report speaks of the country, so the country is never missing)."""
-    named = [reg for reg in q.regions if reg.code != "national"]
-    if len(docs) < 2 or not named or any(d.meta.region_code in {reg.code for reg in named} for d in docs.values()):
-        return []
-    return [reg.zh[0] for reg in named]
-
-
-def _named_reports(q: Question, docs: dict) -> set[str]:
-    regions = {reg.code for reg in q.regions}
-    years = q.explicit_years
-    by_place = {rid for rid, d in docs.items() if d.meta.region_code in regions} if regions else set(docs)
-    if not regions and not years:
-        return set()
-    # A year picks the report that plans it, or the one after it that reviews it.
-    by_year = {rid for rid in by_place if docs[rid].year in years} or \
-              {rid for rid in by_place if docs[rid].year and docs[rid].year - 1 in years}
-    return (by_year if years else by_place) or by_place
 
 
 def _single_report_dir(report: str | Path) -> Path:
@@ -303,9 +361,15 @@ def _ranked(r, q: Question, k: int, mode: str, scope) -> tuple:
     return qvec, passages[:k]
 
 
+def _check_mode(mode) -> str:
+    if mode not in MODES:
+        raise QuestionError(f"Unknown retrieval mode {mode!r}: choose one of {', '.join(MODES)}.", code="bad_mode")
+    return mode
+
+
 def _check_k(k) -> int:
     if not isinstance(k, int) or isinstance(k, bool) or not 1 <= k <= MAX_K:
-        raise QuestionError(f"k must be a whole number from 1 to {MAX_K}, not {k!r}.")
+        raise QuestionError(f"k must be a whole number from 1 to {MAX_K}, not {k!r}.", code="bad_k")
     return k
 
 

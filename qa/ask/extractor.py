@@ -87,7 +87,8 @@ class Extractor:
             view = self.view(p.report)
             for i in view.sentences_in(p.chunk.start, p.chunk.end):
                 # A topic heading names what a list or an explanation is about; it is not one.
-                if (p.report, i) in seen or i in view.section_heads or q.wants_explanation and i in view.headings:
+                if (p.report, i) in seen or i in view.section_heads or i in view.frame or \
+                        q.wants_explanation and i in view.headings:
                     continue
                 seen.add((p.report, i))
                 out.append(self._candidate(q, qvec, view, i, rank))
@@ -110,7 +111,7 @@ class Extractor:
             view = self.view(report)
             for _, fig in view.table.rows(q)[:TABLE_CANDIDATES]:
                 i = view.sentence_at(fig.start)
-                if (report, i) not in seen:
+                if (report, i) not in seen and i not in view.frame:
                     seen.add((report, i))
                     out.append(self._candidate(q, qvec, view, i, CANDIDATE_PASSAGES))
         return out

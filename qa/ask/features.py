@@ -34,6 +34,8 @@ ORDINAL = re.compile(r"第[一二三四五六七八九十\d]+")
 DATE = re.compile(r"(?:19|20)\d\d\s*年|\d{1,2}\s*[月日]")
 CLAUSE = re.compile(r"[^，；：]+")
 REASON = re.compile(r"考虑|为了|因为|由于|依据|基于|旨在|目的|原因|之所以|有利于|既.{2,40}又")
+FRAME_SENTENCE = re.compile(r"^\s*各位代表[！!：:，,。]?\s*$|我代表.{2,30}?(?:人民政府|国务院|政府).{0,4}?向.{0,12}?报告.{0,4}?工作|"
+                            r"^\s*(?:来源|稿源)[:：]")
 # Places and people (jieba's ns/nr tags): naming one the report never mentions is asking about something else.
 NAME_TAGS = ("ns", "nr")
 
@@ -62,6 +64,10 @@ class ReportView:
         self.section_heads = {i for i, t in opening.items() if t == doc.paragraphs[doc.sentences[i].paragraph].section}
         self.headings = self.section_heads | {i for i, t in opening.items()
                                               if t == doc.paragraphs[doc.sentences[i].paragraph].lead}
+        # The cover and the frame of the speech (its lines, "各位代表：", "我代表…向大会报告政府工作")
+        # say what the report is, not what it says: only a cover question is answered from them.
+        self.frame = {i for i, s in enumerate(doc.sentences) if doc.paragraphs[s.paragraph].kind == "title"
+                      or FRAME_SENTENCE.search(doc.text[s.start:s.end])}
         df: dict[str, int] = {}
         for ctx in self.contexts:
             for w in set(words(ctx)):

@@ -18,6 +18,7 @@ from ..language.glossary import Glossary
 from ..language.segmenter import STOPWORDS, content_words, is_chinese, tagged, words
 from ..language.vocabulary import Concept, Region, Vocabulary
 from ..language.years import years_in
+from .cues import FILLER_EN, FILLER_ZH, FRAME_EN, FRAME_ZH, POST_QUESTION, SOURCE_QUESTION, office_asked
 
 FIGURE_QUESTION = re.compile(
     r"多少|几[个家项条所万亿%％倍]?|目标|比例|比重|占比|增速|增幅|幅度|百分|产量|规模|数量|总量|排名|第几|达到|"
@@ -40,7 +41,8 @@ MEETING_QUESTION = re.compile(r"什么会议|哪次会议|哪个会议|在哪.{0
 PART_QUESTION = re.compile(r"第([一二三四五六七八九十\d])部分|\bpart (one|two|three|four|five|\d)\b|"
                            r"\b(first|second|third|fourth|fifth) part\b", re.I)
 # "第（五）项", "section (七)", "（九）方面": a numbered section of the report.
-SECTION_QUESTION = re.compile(r"[（(]([一二三四五六七八九十]+)[）)]")
+SECTION_QUESTION = re.compile(r"[（(]([一二三四五六七八九十]+|\d{1,2})[）)]|\bsection (\d{1,2})\b", re.I)
+NUMERALS = "一二三四五六七八九十"
 # A one-character unit is a measure word ("多少辆"); "多少高技能人才" names what is counted, not a unit.
 UNIT = re.compile(r"多少((?:万亿|亿|万)?美元|亿元|万元|万人|万吨|亿斤|万亩|公里|[" +
                   "".join(m for m in MEASURES if len(m) == 1) + "]|亿|万)")
@@ -97,6 +99,11 @@ class Question:
     wants_actual: bool               # "实际", "actually": what happened, not what was planned
     quantity: str                    # "rate", "money", "count" or "" (any): what kind of figure answers
     known: bool                      # it names something the reports contain (a word, a term, a place)
+    subject: tuple[str, ...] = ()    # what it is about: its words once the frame is taken away (cues.py)
+    framed: bool = False             # it says what it asks (多少, 是什么, how many), beyond 呢 / "and"
+    wants_source: bool = False       # which newspaper carried it (the cover's 来源 line)
+    office: str = ""                 # the office a who question names (总理, 市长), in Chinese
+    wants_post: bool = False         # the office the speaker holds ("他的职务是？")
 
     @classmethod
     def parse(cls, text: str, glossary: Glossary, known: set[str] | frozenset[str] = frozenset(),
@@ -135,7 +142,11 @@ class Question:
                    quantity=_quantity(text) if amount or figure and not explain else "",
                    # A one-character dictionary word ("hello": 好) names nothing in particular.
                    known=bool(concepts) or any(w in known and w not in STOPWORDS for w in own)
-                   or any(w in known and w not in STOPWORDS and len(w) > 1 for w in translated))
+                   or any(w in known and w not in STOPWORDS and len(w) > 1 for w in translated),
+                   subject=_subject(text, zh, own, concepts, vocabulary),
+                   framed=bool(FRAMING.search(text)) or figure or explain or reason,
+                   wants_source=bool(SOURCE_QUESTION.search(text)), office=office_asked(text),
+                   wants_post=bool(POST_QUESTION.search(text)))
 
     def years(self, report_year: int | None) -> frozenset[int]:
         """The years asked about, with 今年 / 去年 / "last year" resolved against a report's year."""
@@ -156,7 +167,52 @@ class Question:
 
     @property
     def wants_cover(self) -> bool:
-        return self.wants_person or self.wants_date or self.wants_meeting
+        return self.wants_person or self.wants_date or self.wants_meeting or self.wants_source or self.wants_post
+
+    @property
+    def names_structure(self) -> bool:
+        """It asks about a part or a numbered section of the report."""
+        return self.part is not None or bool(self.section)
+
+    @property
+    def has_content(self) -> bool:
+        """It names something a report could answer: a subject, a place, a year, a part or section,
+        an office, or what the report itself is (who delivered it, when, where, which newspaper).
+        "然后呢", "多少？", "Tell me more" have none."""
+        return bool(self.subject or self.regions or self.explicit_years or self.relative_years
+                    or self.names_structure or self.office or self.wants_cover or self.places)
+
+
+# A question that says what it asks; "浙江呢？", "And in 2023?" do not.
+FRAMING = re.compile(r"多少|几|什么|哪|谁|何时|怎么|怎样|如何|为什么|为何|是否|吗|有没有|目标|计划|\b(?:what|which|who|"
+                     r"whom|when|where|why|how|did|does|do|is|are|was|were|will|has|have|can|could)\b", re.I)
+ENGLISH_WORD = re.compile(r"[a-z][a-z0-9&.'-]*")
+
+
+def _subject(text: str, zh: bool, own: list[str], concepts, vocabulary: Vocabulary) -> tuple[str, ...]:
+    """What the question is about: its topical concepts and the words that are neither frame, filler,
+    place nor year.  "那2023年实际增长了多少？" has none; "失业率呢？" has 失业率."""
+    topical = Vocabulary.topical(concepts)
+    if zh:
+        # Search-mode words overlap (国务, 国务院): a word inside a place's name or a concept's
+        # variant belongs to it.
+        taken = [z for r in vocabulary.regions(text) for z in r.zh if z in text] + \
+                [v for c in topical for v in c.zh if v in text]
+        rest = [w for w in own if w not in FRAME_ZH and w not in FILLER_ZH and w not in PRONOUN_WORDS
+                and not NUMBERING.fullmatch(w) and not any(w in t for t in taken)]
+    else:
+        names = {w for r in vocabulary.regions(text) for n in r.en for w in n.lower().split()}
+        covered = {w for c in concepts for v in c.en for w in v.lower().split()}
+        rest = [w.strip("'.-") for w in ENGLISH_WORD.findall(re.sub(r"'s\b", "", text.lower().replace("’", "'")))]
+        rest = [w for w in rest if len(w) > 1 and w not in FRAME_EN and w not in FILLER_EN and w not in names
+                and w not in STOPWORDS and w not in covered and not w.isdigit()]
+    return tuple(dict.fromkeys([c.key for c in topical] + rest))
+
+
+# Years, ordinals and numerals (2023, 第二, 三 of "（三）") say which, not what.
+NUMBERING = re.compile(r"\d+|第?[一二三四五六七八九十百]+|[a-z]")
+# Pronouns that stand for an earlier subject; conversation.py replaces them.
+PRONOUN_WORDS = frozenset("他 她 他们 它 它们 其 这个 这项 这一 该 此 这些 那个 那些 上述 这方面 该项 这一指标 这个指标".split())
 
 
 def _variant_words(variants: list[str], known) -> list[str]:
@@ -194,6 +250,8 @@ def _quantity(text: str) -> str:
 def _tense_years(text: str) -> frozenset[int]:
     if years_in(text) or _relative_years(text):
         return frozenset()
+    if ACTUAL.search(text):
+        return frozenset({-1})
     if PLANNED.search(text):
         return frozenset({0})
     return frozenset({-1}) if DONE.search(text) else frozenset()
@@ -205,8 +263,18 @@ def _relative_years(text: str) -> frozenset[int]:
 
 
 def _section(text: str) -> str:
+    """The section's number as the report writes it: （九）, also when asked as "(9)" or "section 9"."""
     m = SECTION_QUESTION.search(text)
-    return m.group(1) if m else ""
+    if not m:
+        return ""
+    token = m.group(1) or m.group(2)
+    if not token.isdigit():
+        return token
+    n = int(token)
+    if not 1 <= n <= 99:
+        return ""
+    tens, ones = divmod(n, 10)
+    return ("" if tens < 2 else NUMERALS[tens - 1]) + ("十" if tens else "") + (NUMERALS[ones - 1] if ones else "")
 
 
 def _part(text: str) -> int | None:

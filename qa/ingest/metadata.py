@@ -27,6 +27,7 @@ PUBLISHER_RE = re.compile(r"^(?:来源|稿源|来自)[:：]\s*(.+?)(?=(?:19|20)\
 YEAR_RE = re.compile(r"(?<!\d)((?:19|20)\d\d)(?!\d)")
 REVIEW_RE = re.compile(r"((?:19|20)\d\d)年(?:工作)?回顾")
 TITLE_WORDS = "政府工作报告"
+OFFICE_REACH = 16          # characters before the speaker's name that may state the office
 NATIONAL_ADDRESS = "我代表国务院"
 
 
@@ -114,6 +115,20 @@ def _region(text: str, cover: str):
     return next(r for r in vocab.region_list if r.code == best[0][0])
 
 
+def _office_span(text: str, speaker: int) -> tuple[int, int] | None:
+    """The office the cover gives before the speaker's name ("浙江省代省长", "西藏自治区代理主席"):
+    from after the meeting or the date to the name."""
+    window = text[max(0, speaker - OFFICE_REACH):speaker]
+    cut = max((m.end() for m in re.finditer(r"会议上|大会上|日|\n|——", window)), default=0)
+    piece = window[cut:]
+    lead = len(piece) - len(piece.lstrip())
+    piece = piece.strip()
+    if not piece or not re.search(OFFICE + r"$", piece):
+        return None
+    start = speaker - len(window) + cut + lead
+    return start, start + len(piece)
+
+
 def read_metadata(text: str, paragraphs, source: str = "") -> Metadata:
     cover = _cover_lines(paragraphs)
     title_span = _title_span(text, cover)
@@ -126,6 +141,10 @@ def read_metadata(text: str, paragraphs, source: str = "") -> Metadata:
             m, span = _search(pattern, text, cover, 0 if key == "date" else 1)
             if m:
                 found[key], spans[key] = m, span
+    if "speaker" in spans:
+        office = _office_span(text, spans["speaker"][0])
+        if office:
+            spans["office"] = office
     date_m = found.get("date")
     year = _year(text, paragraphs, int(date_m.group(1)) if date_m else None, title, source)
     region = _region(text, " ".join(text[a:b] for a, b in cover))

@@ -1,69 +1,60 @@
-"""Cover and structure questions: who delivered the report, when, at which meeting, and what a part
-is about.  The cover lines and the headings say it, so the answer is their span, cited like any other;
-a report whose text has no cover (Wikisource's national reports) says so instead of guessing.
+"""Cover questions: who delivered the report, when, at which meeting, which newspaper carried it, and
+who holds an office the cover names ("北京市市长是谁？").  The cover lines say it, so the answer is
+their span, cited like any other; a report whose text has no such line (Wikisource's national
+reports have no cover) says so instead of guessing.
+
+Cover and frame lines (the title, the 来源 line, "各位代表：", "我代表…向大会报告政府工作") answer
+only these questions: the passage kind never picks them (features.ReportView.frame).
 """
 from __future__ import annotations
 
 import re
 
-from ..ingest.document import Document
-from ..schema import Answer, Citation
-from ..language.years import implied_years
-from .question import Question
+from ...ingest.document import Document
+from ...schema import Answer, Citation
+from .base import Context, Kind
 
 # The question is about the report itself, not about a person or date inside it.
-ABOUT_REPORT = re.compile(r"报告|作的|做的|宣读|deliver|present|report|speech|speak|address", re.I)
-NO_COVER = "报告文本中没有这一信息。The report's text does not say (it has no cover with {what})."
+ABOUT_REPORT = re.compile(r"报告|作的|做的|宣读|讲话|报告人|他|她|\bhis\b|\bher\b|deliver|present|report|speech|speak|address|\bgave\b|\bgiven\b", re.I)
+# Which newspaper: the source line answers without the word "report" ("哪家报纸刊登的？").
+NEWSPAPER = re.compile(r"报纸|哪家报|哪份报|什么报|刊登|刊载|刊发|newspaper|\bcarried\b|\bpublished\b", re.I)
+NO_COVER = "报告文本中没有这一信息。The report's text does not say (it has no cover line with {what})."
+# (the question's flag, the cover's field, what the field is, in words)
 FIELDS = (("wants_person", "speaker", "the speaker's name"), ("wants_date", "date", "a date"),
-          ("wants_meeting", "meeting", "the meeting"))
+          ("wants_meeting", "meeting", "the meeting"), ("wants_source", "publisher", "a source line"),
+          ("wants_post", "office", "the speaker's office"))
+# How far before the speaker's name the cover states the office ("北京市市长 殷勇").
+OFFICE_REACH = 12
 
 
-def answer_from_cover(q: Question, docs: dict[str, Document], scope: set[str] | None) -> Answer | None:
-    """An answer from one report's cover or headings, or None when the question is not of that kind
-    (or it is not clear which report it asks about)."""
-    ids = sorted(scope) if scope else sorted(docs)
-    if len(ids) != 1:
+class Cover(Kind):
+    name = "cover"
+
+    def answer(self, ctx: Context) -> Answer | None:
+        q, rid = ctx.q, ctx.only
+        if rid is None or not q.wants_cover:
+            return None
+        doc = ctx.docs[rid]
+        if q.office and not ABOUT_REPORT.search(q.text):
+            # "北京市市长是谁？": the cover answers when its speaker line states that office.
+            span = doc.meta.spans.get("speaker")
+            if q.wants_person and span and q.office in doc.text[max(0, span[0] - OFFICE_REACH):span[0]]:
+                return cited(q.text, rid, doc, span, "cover")
+            return None
+        if not (ABOUT_REPORT.search(q.text) or q.wants_source and NEWSPAPER.search(q.text)):
+            return None
+        for flag, field, what in FIELDS:
+            if getattr(q, flag):
+                span = doc.meta.spans.get(field)
+                if span is None:
+                    return Answer(q.text, False, "", message=NO_COVER.format(what=what), reason="not_on_cover")
+                return cited(q.text, rid, doc, span, "cover")
         return None
-    rid, doc = ids[0], docs[ids[0]]
-    if q.part is not None and not q.wants_figure:
-        return _part_answer(q, rid, doc)
-    if q.section and not q.wants_amount:
-        return _section_answer(q, rid, doc)
-    if not (q.wants_cover and ABOUT_REPORT.search(q.text)):
-        return None
-    for flag, field, what in FIELDS:
-        if getattr(q, flag):
-            span = doc.meta.spans.get(field)
-            if span is None:
-                return Answer(q.text, False, "", message=NO_COVER.format(what=what))
-            return _cited(q, rid, doc, span)
-    return None
 
 
-def _part_answer(q: Question, rid: str, doc: Document) -> Answer | None:
-    parts = [i for i, p in enumerate(doc.paragraphs) if p.kind == "part"]
-    if not 1 <= q.part <= len(parts):
-        return Answer(q.text, False, "", message=f"报告只有 {len(parts)} 个部分。The report has {len(parts)} parts.")
-    p = doc.paragraphs[parts[q.part - 1]]
-    return _cited(q, rid, doc, (p.start, p.end))
-
-
-def _section_answer(q: Question, rid: str, doc: Document) -> Answer | None:
-    """The heading of section （N）: of the part the question's year or tense points to, else of the
-    last part that has one (the plan comes after the review)."""
-    marker = re.compile(rf"^[（(]{q.section}[）)]")
-    heads = [p for p in doc.paragraphs if p.section and marker.match(p.section)
-             and doc.text[p.start:p.end].startswith(p.section[:4])]
-    if not heads:
-        return None
-    years = q.preferred_years(doc.year)
-    fitting = [p for p in heads if years & implied_years(p.part, p.section, doc.year)] if years else []
-    p = (fitting or heads)[-1]
-    return _cited(q, rid, doc, (p.start, p.start + len(p.section)))
-
-
-def _cited(q: Question, rid: str, doc: Document, span: tuple[int, int]) -> Answer:
+def cited(question: str, rid: str, doc: Document, span: tuple[int, int], section: str = "") -> Answer:
+    """An answer that is a span of a heading or cover line, cited with its paragraph."""
     para = next(p for p in doc.paragraphs if p.start <= span[0] < p.end + 1)
     quote = doc.text[para.start:para.end]
     citation = Citation(rid, para.path, quote, para.start, para.end, -1, span[0], span[1])
-    return Answer(q.text, True, doc.text[span[0]:span[1]], [citation], confidence=1.0)
+    return Answer(question, True, doc.text[span[0]:span[1]], [citation], confidence=1.0)
