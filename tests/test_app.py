@@ -333,7 +333,8 @@ def test_browser_chat_end_to_end(server, browser, client):
     assert reply.locator(".qa-answer").count() == 0
 
     # HTML in the question is shown as text and nothing in it runs: not in the chat, not in Sources.
-    hostile = f"{XSS_IMG} {XSS_SCRIPT} **bold** $$x^2$$ ${{7*7}}"
+    # (It asks about something, so that it is searched and shown with its passages.)
+    hostile = f"经济增长目标 {XSS_IMG} {XSS_SCRIPT} **bold** $$x^2$$ ${{7*7}}"
     chat.ask(hostile)
     page.wait_for_timeout(500)
     assert chat.dialogs == []

@@ -37,14 +37,14 @@ part section about say says said mention mentioned report reports government wor
 congress newspaper source title heading called named create created creates add added adds run runs ran produce
 produced build built spend spent invest invested make made makes target targeting reach stand stood record
 recorded see saw go goes went cover covers covered mentions set aside expected happen happened stated state
-states give gives given plans aim one two three four five six seven eight nine ten first second
+states give gives given plans aim deliver delivers delivered present presented gave one two three four five six seven eight nine ten first second
 third fourth fifth sixth seventh eighth ninth tenth then now
 """.split())
 FILLER_EN = frozenset("""
 tell me more please thanks thank you hello hi hey ok okay sure yes no yeah yep nope continue go on keep going
 explain elaborate expand detail details info information anything else something interesting good great cool nice
 fine right wow hmm hm huh lol oh ah um uh well so what's whats mean meaning again repeat once say know see understand
-got get let us we i question questions answer answers help
+got get let us we i question questions answer answers help lot lots much very bye goodbye cheers
 """.split())
 # Offices a who question may ask about: the report must name the person in that office.
 OFFICES = {"总理": ("premier", "prime minister"), "副总理": ("vice premier", "vice-premier"),

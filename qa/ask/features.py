@@ -34,7 +34,7 @@ ORDINAL = re.compile(r"第[一二三四五六七八九十\d]+")
 DATE = re.compile(r"(?:19|20)\d\d\s*年|\d{1,2}\s*[月日]")
 CLAUSE = re.compile(r"[^，；：]+")
 REASON = re.compile(r"考虑|为了|因为|由于|依据|基于|旨在|目的|原因|之所以|有利于|既.{2,40}又")
-FRAME_SENTENCE = re.compile(r"^\s*各位代表[！!：:，,。]?\s*$|我代表.{2,30}?(?:人民政府|国务院|政府).{0,4}?向.{0,12}?报告.{0,4}?工作|"
+FRAME_SENTENCE = re.compile(r"^\s*各位代表[！!：:，,。]?\s*$|我代表.{0,30}?(?:人民政府|国务院|政府).{0,4}?向.{0,12}?报告.{0,4}?工作|"
                             r"^\s*(?:来源|稿源)[:：]")
 # Places and people (jieba's ns/nr tags): naming one the report never mentions is asking about something else.
 NAME_TAGS = ("ns", "nr")
@@ -99,7 +99,7 @@ class ReportView:
     def states_subject(self, q: Question, i: int) -> bool:
         """Sentence i, with its headings, states the question's subject (True when it names none)."""
         concept = self.rarest_concept(q)
-        return concept is None or stated(concept, self.sentence_text(i) + " " + self.headings_of(i))
+        return concept is None or stated(concept, self.sentence_text(i) + "\n" + self.headings_of(i))
 
     @property
     def year(self) -> int | None:
@@ -117,7 +117,7 @@ class ReportView:
 
     def headings_of(self, i: int) -> str:
         para = self.doc.paragraphs[self.doc.sentences[i].paragraph]
-        return " ".join(h for h in (para.part, para.section, para.item, para.lead) if h)
+        return "\n".join(h for h in (para.part, para.section, para.item, para.lead) if h)
 
     # -- signals ---------------------------------------------------------------
     def coverage(self, qwords, text: str) -> float:

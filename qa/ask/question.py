@@ -55,7 +55,7 @@ MONEY_QUESTION = re.compile(r"(?:总额|总值|收入|金额|资金|投资额|�
                             r"\bin (?:yuan|rmb)\b|how much money|\bworth\b|\bvalue of\b", re.I)
 COUNT_QUESTION = re.compile(r"how many|多少(?:个|家|人|项|所|座|辆|条|次|名|户|套|件|处|万人|万户|万家)|"
                             r"(?<!哪)几(?:个|家|项|所|座|条|名)", re.I)
-GROWTH_QUESTION = re.compile(r"增长|增速|增幅|涨幅|下降|降低|提高|提升|增加|减少|增产|减产|grow|growth|rise|increase|"
+GROWTH_QUESTION = re.compile(r"增长|增速|增幅|涨幅|降幅|上涨|涨了|下降|降低|提高|提升|增加|减少|增产|减产|grow|growth|rise|increase|"
                              r"decrease|drop|fall|cut|reduce|by how much|\bup\b|\bdown\b", re.I)
 GENERIC_UNITS = set("是呢啊吗年钱的")
 RELATIVE_YEARS = {"今年": 0, "this year": 0, "本年": 0, "去年": -1, "上年": -1, "过去一年": -1, "last year": -1,
@@ -67,6 +67,9 @@ PLANNED = re.compile(r"要|将|计划|拟|目标|预期|力争|打算|\b(?:will|
                      r"goal|expected|intend|set to|going to)\b", re.I)
 # Asks what actually happened: a report cannot state that for the year it plans.
 ACTUAL = re.compile(r"实际|最终|全年实现了|\bactual(?:ly)?\b|\bend(?:ed)? up\b|\bturn(?:ed)? out\b|\bdid\b.*\brecord", re.I)
+# Asks for a target or plan: a result of the same year does not answer it.
+TARGET_QUESTION = re.compile(r"目标|预期|计划|规划|定的|定了|设定|力争|\b(?:target|targets|goal|goals|aim|aims|aiming|aimed|"
+                             r"planned|plan|plans|set for|strive|striving)\b", re.I)
 DONE = re.compile(r"了|已经|已|\b(?:did|was|were|had|has been|have been|achieved|reached)\b", re.I)
 NUMBER_WORDS = {"one": 1, "two": 2, "three": 3, "four": 4, "five": 5,
                 "first": 1, "second": 2, "third": 3, "fourth": 4, "fifth": 5}
@@ -104,6 +107,8 @@ class Question:
     wants_source: bool = False       # which newspaper carried it (the cover's 来源 line)
     office: str = ""                 # the office a who question names (总理, 市长), in Chinese
     wants_post: bool = False         # the office the speaker holds ("他的职务是？")
+    wants_target: bool = False       # a target or plan ("目标是多少", "what target"), not a result
+    done: bool = False               # asked in the past tense ("增长了多少", "did"): what happened
 
     @classmethod
     def parse(cls, text: str, glossary: Glossary, known: set[str] | frozenset[str] = frozenset(),
@@ -146,7 +151,9 @@ class Question:
                    subject=_subject(text, zh, own, concepts, vocabulary),
                    framed=bool(FRAMING.search(text)) or figure or explain or reason,
                    wants_source=bool(SOURCE_QUESTION.search(text)), office=office_asked(text),
-                   wants_post=bool(POST_QUESTION.search(text)))
+                   wants_post=bool(POST_QUESTION.search(text)),
+                   wants_target=bool(TARGET_QUESTION.search(text)) and not ACTUAL.search(text),
+                   done=bool(DONE.search(text)) and not PLANNED.search(text))
 
     def years(self, report_year: int | None) -> frozenset[int]:
         """The years asked about, with 今年 / 去年 / "last year" resolved against a report's year."""
@@ -192,7 +199,7 @@ ENGLISH_WORD = re.compile(r"[a-z][a-z0-9&.'-]*")
 def _subject(text: str, zh: bool, own: list[str], concepts, vocabulary: Vocabulary) -> tuple[str, ...]:
     """What the question is about: its topical concepts and the words that are neither frame, filler,
     place nor year.  "那2023年实际增长了多少？" has none; "失业率呢？" has 失业率."""
-    topical = Vocabulary.topical(concepts)
+    topical = [c for c in Vocabulary.topical(concepts) if c.key not in REPORT_ITSELF]
     if zh:
         # Search-mode words overlap (国务, 国务院): a word inside a place's name or a concept's
         # variant belongs to it.
@@ -209,6 +216,8 @@ def _subject(text: str, zh: bool, own: list[str], concepts, vocabulary: Vocabula
     return tuple(dict.fromkeys([c.key for c in topical] + rest))
 
 
+# Concepts that name the report or its speaker: a question about them is about the report itself.
+REPORT_ITSELF = frozenset({"government_work_report", "leaders"})
 # Years, ordinals and numerals (2023, 第二, 三 of "（三）") say which, not what.
 NUMBERING = re.compile(r"\d+|第?[一二三四五六七八九十百]+|[a-z]")
 # Pronouns that stand for an earlier subject; conversation.py replaces them.

@@ -26,23 +26,119 @@ from __future__ import annotations
 
 import re
 
-from ..language.vocabulary import stated
+from ..language.segmenter import STOPWORDS, tagged
+from ..language.vocabulary import Vocabulary, stated, stated_alone
+from .cues import FILLER_ZH, FRAME_ZH
 from .features import CHINESE_FIGURE, DATE, FIGURE, ReportView, figure_missing, has_figure
 from .table import SAME_UNIT
-from .question import Question
+from .question import NUMBERING, Question
 
 PERCENT = re.compile(r"\d\s*[%％‰]|百分点")
 MONEY = re.compile(r"\d\s*(?:万亿|亿|万|千)?元|\d\s*(?:万亿|亿)(?!斤|吨|千瓦|人|户|亩|立方)")
 
 
+# A change ("增长6.2%", "下降5%") where an amount is asked ("成交额是多少"): not the amount.  A change
+# that lands on a level ("提高到15.3%", "降至") states the level.
+CHANGE = re.compile(r"(?:增长|下降|提高|降低|增加|减少|上涨|回落|增幅|增速|涨幅|降幅|同比|比上年|再提高|多|少)\s*(?:了)?\s*$")
+TO_LEVEL = re.compile(r"(?:提高|增加|增长|下降|降低|上升|扩大)(?:到|至)\s*$|降至\s*$|达到?\s*$")
+NUMBER = re.compile(r"\d+(?:\.\d+)?|[一二三四五六七八九十两百千万亿]+(?=[个项家所条])")
+# Words that say how far an indicator reaches, not what it measures (全省 工业投资 is 工业投资).
+SCOPE_WORDS = frozenset("全省 全市 全区 全国 全年 全社会 地方 本地 我省 我市 我区 全体 总体 整体 年度".split())
+# A sentence that states a target, not a result: what a target question about a reviewed year needs.
+TARGET_STATED = re.compile(r"目标|预期|计划|力争|确定|定为")
+# Part-of-speech tags of the words that name what is measured (nouns, Latin terms); verbal nouns
+# (建设, 投资) say what is done and are as often stated by another verb (新建, 完成).
+NAMING_TAGS = ("n", "eng", "nz", "nt", "nl", "ng")
+
+
 def verify(q: Question, view: ReportView, sentence: int, span: tuple[int, int]) -> list[str]:
     text = view.doc.text[span[0]:span[1]]
-    context = view.sentence_text(sentence) + " " + view.headings_of(sentence)
+    context = view.sentence_text(sentence) + "\n" + view.headings_of(sentence)
     if not q.known:
         return ["the question names nothing the reports speak of"]
     checks = (_amount(q, view, span), _unit(q, text), _quantity(q, text), _place(q, view, context),
-              _year(q, view, sentence), _planned(q, view), _subject(q, view, context))
+              _year(q, view, sentence), _planned(q, view), _subject(q, view, context),
+              _target_year(q, view, sentence), _level(q, view, span), _terms(q, view, context), _person(q, view, text, context))
     return [c for c in checks if c]
+
+
+def _target_year(q: Question, view: ReportView, sentence: int) -> str:
+    """A target asked for a year the report only reviews ("河北2024年生产总值增长目标" of the 2025
+    report) is not answered by that year's result: the sentence must state a target."""
+    asked = q.years(view.year)
+    if not q.wants_target or not view.year or not asked or max(asked) >= view.year:
+        return ""
+    if TARGET_STATED.search(view.sentence_text(sentence)):
+        return ""
+    return f"the report gives {max(asked)}'s result, not its target"
+
+
+def _level(q: Question, view: ReportView, span: tuple[int, int]) -> str:
+    """An amount asked without a change ("成交额是多少", "PM2.5浓度是多少") is not answered by a
+    change ("增长34.8%", "下降5%"): every figure of the answer would be a change."""
+    if not q.wants_amount or q.wants_change or q.quantity == "rate":
+        return ""
+    text = view.doc.text[span[0]:span[1]]
+    figures = [m for m in NUMBER.finditer(DATE.sub(lambda d: " " * len(d.group()), text))]
+    if figures and all(CHANGE.search(text[max(0, m.start() - 6):m.start()]) and
+                       not TO_LEVEL.search(text[max(0, m.start() - 6):m.start()]) for m in figures):
+        return "the passage gives a change, not the amount"
+    return ""
+
+
+def _terms(q: Question, view: ReportView, context: str) -> str:
+    """The noun that names what a Chinese figure question measures (its last naming word: 销量 of
+    新能源汽车销量) must be stated in the answer's sentence or headings: 产量 does not answer 销量.
+    A head the vocabulary covers is the subject check's; a word the report never uses is left to
+    the other checks (a segmentation slip like 家规 of 多少家规上企业 names nothing)."""
+    if q.lang != "zh" or not (q.wants_figure or q.wants_amount):
+        return ""
+    nouns = _naming_words(q)
+    if nouns and nouns[-1][1] and nouns[-1][0] in view.idf and nouns[-1][0] not in context:
+        return f"the passage does not state {nouns[-1][0]}"
+    return ""
+
+
+def _naming_words(q: Question) -> list[tuple[str, bool]]:
+    """The question's nouns in order, each with whether it is its own (no vocabulary term covers
+    it), with a vocabulary term that ends after them standing last (as not its own); frame,
+    scope, place and year words left out."""
+    covered = [v for c in q.concepts for v in c.zh if v in q.text]
+    places = [z for r in q.regions for z in r.zh] + list(q.places)
+    out, at = [], 0
+    for w in tagged(q.text):
+        at += len(w.word)
+        if len(w.word) > 1 and w.flag.startswith(NAMING_TAGS) and w.word not in FRAME_ZH \
+                and w.word not in FILLER_ZH and w.word not in STOPWORDS and w.word not in SCOPE_WORDS \
+                and not NUMBERING.fullmatch(w.word) and not any(w.word in p or p in w.word for p in places):
+            out.append((w.word, not any(w.word in c or c in w.word for c in covered), at))
+    last_term = max((q.text.find(v) + len(v) for c in Vocabulary.topical(q.concepts) for v in c.zh if v in q.text),
+                    default=-1)
+    if out and last_term > out[-1][2]:
+        out.append(("", False, last_term))
+    return [(w, own) for w, own, _ in out]
+
+
+def _person(q: Question, view: ReportView, span_text: str, context: str) -> str:
+    """A who question is answered by a person's name; one about an office ("国务院总理是谁？") by a
+    name beside that office; a who or when question about a person the report names ("嘎玛泽登是
+    什么时候…") by a passage that names them."""
+    if not (q.wants_person or q.wants_date):
+        return ""
+    vocabulary = Vocabulary.load()
+    for w in tagged(q.text):
+        if w.flag == "nr" and len(w.word) > 1 and w.word in view.doc.text and w.word not in context \
+                and not vocabulary.variants(w.word):
+            return f"the passage does not name {w.word}"
+    if not q.wants_person:
+        return ""
+    names = [w.word for w in tagged(span_text) if w.flag == "nr" and len(w.word) > 1]
+    if not names:
+        return "the passage names no person"
+    if q.office and not any(re.search(rf"{re.escape(q.office)}.{{0,3}}{re.escape(n)}|{re.escape(n)}.{{0,3}}"
+                                      rf"{re.escape(q.office)}", context) for n in names):
+        return f"the passage does not say who is {q.office}"
+    return ""
 
 
 def _amount(q: Question, view: ReportView, span: tuple[int, int]) -> str:
@@ -94,9 +190,12 @@ def _year(q: Question, view: ReportView, sentence: int) -> str:
 
 
 def _planned(q: Question, view: ReportView) -> str:
-    """What actually happened in the year a report plans (or later) is not in that report."""
+    """What actually happened in the year a report plans (or later) is not in that report: asked
+    with 实际 / "actually", or in the past tense ("增长了多少", "did … grow") without a target."""
     asked = q.years(view.year)
-    if not q.wants_actual or not view.year or not asked or min(asked) < view.year:
+    actual = q.wants_actual or (q.done and not q.wants_target and (q.wants_figure or q.wants_amount)
+                                and not q.wants_explanation)
+    if not actual or not view.year or not asked or min(asked) < view.year:
         return ""
     return f"the report plans {min(asked)}; it cannot say what actually happened then"
 
@@ -104,4 +203,13 @@ def _planned(q: Question, view: ReportView) -> str:
 def _subject(q: Question, view: ReportView, context: str) -> str:
     """The most specific term the question names (the one rarest in this report) must be stated."""
     concept = view.rarest_concept(q) if q.wants_figure or q.wants_amount else None
-    return "" if concept is None or stated(concept, context) else f"the passage does not state {concept.zh[0]}"
+    if concept is None or stated_alone(concept, context, q.concepts) or _stated_apart(concept, context):
+        return ""
+    return f"the passage does not state {concept.zh[0]}"
+
+
+def _stated_apart(concept, context: str) -> bool:
+    """Every word of a variant in one sentence ("国内生产总值达到…，增长8.1%" states GDP growth), but
+    not a variant found only inside a longer word (出口 in 进出口)."""
+    return any(v not in context and stated(type(concept)(concept.key, concept.en, (v,)), context)
+               for v in concept.zh)

@@ -146,6 +146,7 @@ class Vocabulary:
         self._zh_table = _chinese_table(self.concepts)
         self._en, self._zh = _Matcher(en_table), _Matcher(self._zh_table)
         self._region_en, self._region_zh = _region_matchers(self.region_list, en_table, self._zh_table)
+        self._longer: dict[tuple[str, str], tuple[str, ...]] = {}
 
     @classmethod
     def load(cls) -> "Vocabulary":
@@ -176,6 +177,18 @@ class Vocabulary:
     def topical(concepts: Sequence[Concept]) -> list[Concept]:
         """The concepts that name what is measured or done, without the general ones (target, growth)."""
         return [c for c in concepts if c.key not in GENERAL_KEYS]
+
+    def longer(self, variant: str, concept: Concept) -> tuple[str, ...]:
+        """The other concepts' Chinese variants that contain `variant` (进出口 for 出口)."""
+        key = (variant, concept.key)
+        if key not in self._longer:
+            self._longer[key] = tuple(u for u, owners in self._zh_table.items()
+                                      if variant in u and u != variant and concept not in owners)
+        return self._longer[key]
+
+    def owners(self, variant: str) -> tuple[Concept, ...]:
+        """The concepts a Chinese variant belongs to."""
+        return self._zh_table.get(chinese_text(variant), ())
 
     def regions(self, text: str) -> list[Region]:
         """Regions a question names, in Chinese or English, in text order."""
@@ -251,12 +264,54 @@ def _bundled() -> Vocabulary:
     return vocabulary
 
 
+# Where a term's words may stand apart and still state it: within one sentence ("国内生产总值达到…，
+# 增长8.1%").  A heading's 经济 and a sentence's 增长 (callers join them with a line break) state
+# nothing together.
+CLAUSE_BREAK = re.compile(r"[。！？!?\n›]")
+
+
 def _states(variant: str, context: str) -> bool:
-    """The variant itself, or every word of it, split as reports split them ("新增城镇就业")."""
+    """The variant itself, or every word of it within one sentence, split as reports split them
+    ("新增城镇就业" states 城镇新增就业)."""
     if variant in context:
         return True
     parts = [w for w in words(variant) if len(w) > 1]
-    return len(parts) > 1 and all(w in context for w in parts)
+    return len(parts) > 1 and any(all(w in clause for w in parts) for clause in CLAUSE_BREAK.split(context))
+
+
+# What a longer term may put before a shorter one and still measure the same thing: where (国内, 全省)
+# and how much (累计, 年均).  Anything else makes another thing: 进出口 is not 出口.
+SAME_THING = re.compile(r"(?:国内|地区|全国|全省|全市|全区|全社会|全年|年均|累计|同比|新增|总|总量|增长|增速|增幅|"
+                        r"下降|降幅|提高|上涨|涨幅|率)*")
+
+
+def stated_alone(concept: Concept, context: str, asked: Iterable[Concept] = ()) -> bool:
+    """A variant occurs in the text, and not only inside a longer term of another concept that
+    measures something else (出口 inside 进出口, 增加值 inside 单位增加值能耗); a longer term of a
+    concept the question names too is no other thing."""
+    vocabulary = Vocabulary.load()
+    asked = set(asked)
+    for v in concept.zh:
+        # A longer term ending in the variant names another thing of that kind (进出口); one that
+        # goes on after it (空气质量优良天数比率, 规上工业增加值) is still about it.
+        others = [u for u in vocabulary.longer(v, concept) if u.endswith(v) and not SAME_THING.fullmatch(u[:-len(v)])
+                  and not asked & set(vocabulary.owners(u))]
+        start = context.find(v)
+        while start >= 0:
+            if not any(_covers(context, u, start, start + len(v)) for u in others):
+                return True
+            start = context.find(v, start + 1)
+    return False
+
+
+def _covers(text: str, longer: str, a: int, b: int) -> bool:
+    """An occurrence of `longer` in `text` spans [a, b)."""
+    i = text.find(longer, max(0, b - len(longer)))
+    while 0 <= i <= a:
+        if i + len(longer) >= b:
+            return True
+        i = text.find(longer, i + 1)
+    return False
 
 
 def stated(concept: Concept, context: str) -> bool:

@@ -16,6 +16,9 @@ from .base import Context, Kind
 
 # The question is about the report itself, not about a person or date inside it.
 ABOUT_REPORT = re.compile(r"报告|作的|做的|宣读|讲话|报告人|他|她|\bhis\b|\bher\b|deliver|present|report|speech|speak|address|\bgave\b|\bgiven\b", re.I)
+# Who delivered it: a person question about the report's speaker, not about someone it mentions.
+DELIVERED = re.compile(r"作|做|宣读|发表|讲话|报告人|deliver|present|\bgave\b|\bgive\b|\bgiven\b|speaker|\bspoke\b",
+                       re.I)
 # Which newspaper: the source line answers without the word "report" ("哪家报纸刊登的？").
 NEWSPAPER = re.compile(r"报纸|哪家报|哪份报|什么报|刊登|刊载|刊发|newspaper|\bcarried\b|\bpublished\b", re.I)
 NO_COVER = "报告文本中没有这一信息。The report's text does not say (it has no cover line with {what})."
@@ -43,6 +46,8 @@ class Cover(Kind):
             return None
         if not (ABOUT_REPORT.search(q.text) or q.wants_source and NEWSPAPER.search(q.text)):
             return None
+        if q.wants_person and not q.office and not DELIVERED.search(q.text):
+            return None          # "报告提到要弘扬哪位人物的精神？" asks about someone in the report
         for flag, field, what in FIELDS:
             if getattr(q, flag):
                 span = doc.meta.spans.get(field)
