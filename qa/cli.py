@@ -1,4 +1,4 @@
-"""Command line: `python -m qa add|list|remove|ask|search|compare|figures|build`.
+"""Command line: `python -m qa add|list|remove|ask|chat|search|compare|figures|build`.
 
 Every command prints its result on stdout (JSON only, with --json) and exits 0; a bad input
 prints `error: <one line>` on stderr and exits 2.  The library's notices go to stderr as log lines.
@@ -19,7 +19,7 @@ import unicodedata
 from pathlib import Path
 
 from .engine import EMPTY_LIBRARY, ReportQA, clean_question
-from .errors import ReportError, ReportQAError
+from .errors import QuestionError, ReportError, ReportQAError
 from .ask.retriever import MODES
 from .figures import KINDS, Figure
 from .ingest.readers import read_text
@@ -99,11 +99,19 @@ def _question_commands(sub) -> list[argparse.ArgumentParser]:
         _reports(p, "a report id to answer from (repeat for several; default: the reports the question names, "
                     "else all); or a report FILE, answered on its own")
         _index(p)
+    ask.add_argument("--history", metavar="Q", action="append", default=[],
+                     help="an earlier question of the conversation, oldest first (repeat): the question may "
+                          "follow up on them (那去年呢？)")
+    chat = sub.add_parser("chat", help="a conversation: questions from the terminal (or stdin), each may follow "
+                                       "up on the ones before; /reset starts again")
+    _reports(chat, "a report id to ask (repeat for several; default: the reports each question names, else all)")
+    chat.add_argument("-k", type=int, default=5, help="passages to retrieve (1-50)")
+    _json(chat, "one JSON answer (Answer.to_dict()) per input line, for scripts")
     compare = sub.add_parser("compare", help="ask each report the same question, one row per report")
     _question(compare)
     _json(compare, "print a list of Answer.to_dict(), one per report")
     _reports(compare, "a report id to compare (repeat for several; default: every report)")
-    return [ask, search, compare]
+    return [ask, search, chat, compare]
 
 
 def _figures_command(sub) -> argparse.ArgumentParser:
@@ -204,8 +212,44 @@ def cmd_remove(a: argparse.Namespace) -> str:
 
 def cmd_ask(a: argparse.Namespace) -> str:
     qa = _open(a)
-    ans = qa.ask(a.question, k=a.k, mode=a.mode, report=_report_ids(a))
+    ans = qa.ask(a.question, k=a.k, mode=a.mode, report=_report_ids(a), history=a.history)
     return _dumps(ans.to_dict()) if a.json else format_answer(ans, _titles(qa))
+
+
+def cmd_chat(a: argparse.Namespace) -> None:
+    """Questions from stdin, one a line, answered as one conversation; each answer is printed as it
+    comes (with --json, one JSON object a line).  A bad question is an `error:` line on stderr and
+    the conversation goes on."""
+    qa = _open(a)
+    chat, titles = qa.chat(report=a.report or None), _titles(qa)
+    person = sys.stdin.isatty() and not a.json
+    if person:
+        print("Ask about the reports; follow-ups may lean on earlier questions (那去年呢？). "
+              "/reset starts a new conversation, Ctrl+D ends.", file=sys.stderr)
+    while True:
+        if person:
+            print("? ", end="", file=sys.stderr, flush=True)
+        line = sys.stdin.readline()
+        if not line:
+            return None
+        line = line.strip()
+        if not line:
+            continue
+        if line in ("/reset", "/clear"):
+            chat.reset()
+            continue
+        try:
+            ans = chat.ask(line, k=a.k)
+        except QuestionError as e:
+            print(f"error: {e}", file=sys.stderr)
+            continue
+        _emit(json.dumps(ans.to_dict(), ensure_ascii=False) if a.json else format_answer(ans, titles) + "\n")
+
+
+def _emit(text: str) -> None:
+    """A line of the conversation, on the real stdout at once (main sends stray prints to stderr)."""
+    sys.__stdout__.write(text + "\n")
+    sys.__stdout__.flush()
 
 
 def cmd_search(a: argparse.Namespace) -> str:
@@ -248,7 +292,7 @@ def cmd_build(a: argparse.Namespace) -> str:
             f"{sum(r.sentences for r in reports)} sentences with {qa.embedder.model_id} in {qa.library.root}.")
 
 
-COMMANDS = {"add": cmd_add, "list": cmd_list, "remove": cmd_remove, "ask": cmd_ask, "search": cmd_search,
+COMMANDS = {"add": cmd_add, "list": cmd_list, "remove": cmd_remove, "ask": cmd_ask, "chat": cmd_chat, "search": cmd_search,
             "compare": cmd_compare, "figures": cmd_figures, "build": cmd_build}
 
 
@@ -267,13 +311,25 @@ def _figure_row(f: Figure) -> list:
 
 
 def format_answer(ans: Answer, titles: dict[str, str]) -> str:
+    head = [f"理解为 Understood as: {ans.resolved}", ""] if ans.carried else []
     if not ans.found:
-        lines = [ans.message, ""] + [f"  [{i}] {p.report} › {p.section}\n      {p.text}"
-                                     for i, p in enumerate(ans.passages, 1)]
-        return "\n".join(lines)
+        lines = head + [ans.message] + ([""] if ans.passages else []) + \
+            [f"  [{i}] {p.report} › {p.section}\n      {p.text}" for i, p in enumerate(ans.passages, 1)]
+        return "\n".join(lines + _others(ans))
     c = ans.citations[0]
-    return (f"{ans.text}\n\n[1] {titles.get(c.report, c.report)} ({c.report})\n    {c.section}\n"
-            f"    “{c.quote}”\n    characters {c.start}–{c.end} · confidence {ans.confidence:.2f}")
+    return "\n".join(head + [
+        ans.text, "", f"[1] {titles.get(c.report, c.report)} ({c.report})", f"    {c.section}",
+        f"    “{c.quote}”", f"    characters {c.start}–{c.end} · confidence {ans.confidence:.2f}"] + _others(ans))
+
+
+def _others(ans: Answer) -> list[str]:
+    """The other reports' answers to a question that named no one report, as compare shows them."""
+    if not ans.others:
+        return []
+    rows = [(o.report, o.text if o.found else NOT_STATED, o.citations[0].section if o.found else "")
+            for o in ans.others]
+    return ["", f"The question named no one report; the other {len(rows)} report(s):",
+            table(("report", "answer", "section"), rows)]
 
 
 def format_passages(passages: list[Passage]) -> str:
@@ -340,7 +396,8 @@ def main(argv: list[str] | None = None) -> int:
     try:
         with contextlib.redirect_stdout(sys.stderr):   # a library's stray print must not reach stdout
             out = run(a)
-        print(out)
+        if out is not None:         # chat has printed its answers as they came
+            print(out)
     except ReportQAError as e:
         for line in str(e).splitlines():
             print(f"error: {line}", file=sys.stderr)

@@ -33,6 +33,15 @@ CLAUSE_FIGURE_BONUS = 0.25
 CONCEPT_BONUS = 0.5
 ENGLISH_CLAUSE_COVERAGE = 0.1   # translated words sharpen the dense match, which spans ~0.1
 NOT_FOUND = "报告中没有找到答案。The report does not say; the closest passages are below."
+# The signals of how often a given answer is right (see Calibrator.right).
+RIGHT = ["logit", "margin", "table_match", "table_absent", "dense", "coverage"]
+
+
+def right_features(raw: float, feats: dict) -> dict:
+    """The accept model's probability as a log-odds, with the accept signals that say most about
+    whether an answer given is the right one."""
+    raw = min(max(raw, 1e-6), 1 - 1e-6)
+    return {"logit": math.log(raw / (1 - raw)), **{k: feats[k] for k in RIGHT[1:]}}
 CALIBRATION = Path(__file__).with_name("calibration.json")
 FEATURES, ACCEPT_FEATURES = RANK, ACCEPT       # the names eval/calibrate.py fits
 
@@ -65,6 +74,16 @@ class Calibrator:
 
     def threshold(self, lang: str) -> float:
         return self.params[lang]["threshold"]
+
+    def right(self, lang: str, feats: dict) -> float:
+        """The probability that an answer given is right: the accept model says whether the report
+        answers at all, this (fitted on held-out outcomes, eval/calibrate.py) how often answers with
+        these signals were right.  Without a fit, the accept model's own probability."""
+        weights = self.params[lang].get("right")
+        raw = self.confidence(lang, feats)
+        if not weights:
+            return raw
+        return 1.0 / (1.0 + math.exp(-_logit(weights, right_features(raw, feats))))
 
 
 class Extractor:
@@ -178,7 +197,7 @@ class Extractor:
         decided = self.decide(q, qvec, passages)
         if decided is None:
             return Answer(q.text, False, "", passages=passages, message=NOT_FOUND)
-        best, (a, b), _, confidence = decided
+        best, (a, b), feats, confidence = decided
         if confidence < self.calibrator.threshold(q.lang):
             return Answer(q.text, False, "", passages=passages, confidence=confidence, message=NOT_FOUND)
         view = self.view(best.report)
@@ -187,7 +206,7 @@ class Extractor:
             return Answer(q.text, False, "", passages=passages, confidence=confidence,
                           message=f"{NOT_FOUND} ({'; '.join(problems)})")
         return Answer(q.text, True, view.doc.text[a:b], [self.cite(view, best.sentence, (a, b), passages)],
-                      passages, confidence)
+                      passages, self.calibrator.right(q.lang, feats))
 
     def cite(self, view: ReportView, sentence: int, span: tuple[int, int], passages: list[Passage]) -> Citation:
         s = view.doc.sentences[sentence]

@@ -44,7 +44,7 @@ PART_QUESTION = re.compile(r"第([一二三四五六七八九十\d])部分|\bpar
 SECTION_QUESTION = re.compile(r"[（(]([一二三四五六七八九十]+|\d{1,2})[）)]|\bsection (\d{1,2})\b", re.I)
 NUMERALS = "一二三四五六七八九十"
 # A one-character unit is a measure word ("多少辆"); "多少高技能人才" names what is counted, not a unit.
-UNIT = re.compile(r"多少((?:万亿|亿|万)?美元|亿元|万元|万人|万吨|亿斤|万亩|公里|[" +
+UNIT = re.compile(r"多少((?:万亿|亿|万)?美元|亿元|万元|万人|万吨|亿斤|万亩|公里|微克|[" +
                   "".join(m for m in MEASURES if len(m) == 1) + "]|亿|万)")
 # The kind of quantity asked for.  A rate ("覆盖率是多少", "what share") is answered by a percentage;
 # money ("总额是多少", "in yuan") by an amount in 元; a count ("how many", "多少家") by a number

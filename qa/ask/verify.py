@@ -41,11 +41,20 @@ MONEY = re.compile(r"\d\s*(?:万亿|亿|万|千)?元|\d\s*(?:万亿|亿)(?!斤|�
 # that lands on a level ("提高到15.3%", "降至") states the level.
 CHANGE = re.compile(r"(?:增长|下降|提高|降低|增加|减少|上涨|回落|增幅|增速|涨幅|降幅|同比|比上年|再提高|多|少)\s*(?:了)?\s*$")
 TO_LEVEL = re.compile(r"(?:提高|增加|增长|下降|降低|上升|扩大)(?:到|至)\s*$|降至\s*$|达到?\s*$")
-NUMBER = re.compile(r"\d+(?:\.\d+)?|[一二三四五六七八九十两百千万亿]+(?=[个项家所条])")
+# A figure, not a name with digits in it (PM2.5, 5G).
+NUMBER = re.compile(r"(?<![A-Za-z.\d])\d+(?:\.\d+)?(?![A-Za-z\d])|[一二三四五六七八九十两百千万亿]+(?=[个项家所条])")
 # Words that say how far an indicator reaches, not what it measures (全省 工业投资 is 工业投资).
 SCOPE_WORDS = frozenset("全省 全市 全区 全国 全年 全社会 地方 本地 我省 我市 我区 全体 总体 整体 年度".split())
-# A sentence that states a target, not a result: what a target question about a reviewed year needs.
+# A clause that states a target, not a result: what a target question about a reviewed year needs.
 TARGET_STATED = re.compile(r"目标|预期|计划|力争|确定|定为")
+TARGET_REACH = 8            # characters before the answer's clause that may say it was the target
+# Qualifiers that make another figure of the same indicator: (asked, stated instead).
+QUALIFIERS = ((re.compile(r"名义|nominal", re.I), re.compile(r"实际")),
+              (re.compile(r"年末|年底|末|end of|year-end", re.I), re.compile(r"平均")),
+              (re.compile(r"平均|average", re.I), re.compile(r"年末|年底")))
+# A running total since some earlier time is not one year's figure.
+CUMULATIVE = re.compile(r"累计|累积|总计")
+CUMULATIVE_ASKED = re.compile(r"累计|累积|总计|总共|一共|cumulative|in total|so far|to date|altogether", re.I)
 # Part-of-speech tags of the words that name what is measured (nouns, Latin terms); verbal nouns
 # (建设, 投资) say what is done and are as often stated by another verb (新建, 完成).
 NAMING_TAGS = ("n", "eng", "nz", "nt", "nl", "ng")
@@ -56,21 +65,37 @@ def verify(q: Question, view: ReportView, sentence: int, span: tuple[int, int]) 
     context = view.sentence_text(sentence) + "\n" + view.headings_of(sentence)
     if not q.known:
         return ["the question names nothing the reports speak of"]
-    checks = (_amount(q, view, span), _unit(q, text), _quantity(q, text), _place(q, view, context),
-              _year(q, view, sentence), _planned(q, view), _subject(q, view, context),
-              _target_year(q, view, sentence), _level(q, view, span), _terms(q, view, context), _person(q, view, text, context))
+    # A place may be named earlier in the sentence's paragraph ("郑州…。到2025年经济总量突破…").
+    para = view.doc.paragraphs[view.doc.sentences[sentence].paragraph]
+    around = view.doc.text[para.start:view.doc.sentences[sentence].end] + "\n" + context
+    checks = (_amount(q, view, span), _unit(q, text), _quantity(q, text), _place(q, view, around),
+              _year(q, view, sentence), _planned(q, view), _subject(q, view, context, view.sentence_text(sentence)),
+              _target_year(q, view, sentence, span), _level(q, view, span), _terms(q, view, context),
+              _person(q, view, text, context), _qualified(q, text))
     return [c for c in checks if c]
 
 
-def _target_year(q: Question, view: ReportView, sentence: int) -> str:
+def _target_year(q: Question, view: ReportView, sentence: int, span: tuple[int, int]) -> str:
     """A target asked for a year the report only reviews ("河北2024年生产总值增长目标" of the 2025
     report) is not answered by that year's result: the sentence must state a target."""
     asked = q.years(view.year)
     if not q.wants_target or not view.year or not asked or max(asked) >= view.year:
         return ""
-    if TARGET_STATED.search(view.sentence_text(sentence)):
+    s = view.doc.sentences[sentence]
+    if TARGET_STATED.search(view.doc.text[max(s.start, span[0] - TARGET_REACH):span[1]]):
         return ""
     return f"the report gives {max(asked)}'s result, not its target"
+
+
+def _qualified(q: Question, text: str) -> str:
+    """A nominal growth is not answered by a real one, a year-end rate not by an average, one year's
+    figure not by a running total."""
+    for asked, other in QUALIFIERS:
+        if asked.search(q.text) and other.search(text) and not asked.search(text):
+            return "the passage gives another measure of it"
+    if (q.explicit_years or q.relative_years) and CUMULATIVE.search(text) and not CUMULATIVE_ASKED.search(q.text):
+        return "the passage gives a running total, not one year's"
+    return ""
 
 
 def _level(q: Question, view: ReportView, span: tuple[int, int]) -> str:
@@ -200,10 +225,11 @@ def _planned(q: Question, view: ReportView) -> str:
     return f"the report plans {min(asked)}; it cannot say what actually happened then"
 
 
-def _subject(q: Question, view: ReportView, context: str) -> str:
+def _subject(q: Question, view: ReportView, context: str, sentence: str) -> str:
     """The most specific term the question names (the one rarest in this report) must be stated."""
     concept = view.rarest_concept(q) if q.wants_figure or q.wants_amount else None
-    if concept is None or stated_alone(concept, context, q.concepts) or _stated_apart(concept, context):
+    # Its words apart state it within the sentence only: a heading's "拼经济稳增长" states no GDP growth.
+    if concept is None or stated_alone(concept, context, q.concepts) or _stated_apart(concept, sentence):
         return ""
     return f"the passage does not state {concept.zh[0]}"
 

@@ -291,7 +291,8 @@ def stated_alone(concept: Concept, context: str, asked: Iterable[Concept] = ()) 
     concept the question names too is no other thing."""
     vocabulary = Vocabulary.load()
     asked = set(asked)
-    for v in concept.zh:
+    context = unicodedata.normalize("NFKC", context)
+    for v in (unicodedata.normalize("NFKC", v) for v in concept.zh):
         # A longer term ending in the variant names another thing of that kind (进出口); one that
         # goes on after it (空气质量优良天数比率, 规上工业增加值) is still about it.
         others = [u for u in vocabulary.longer(v, concept) if u.endswith(v) and not SAME_THING.fullmatch(u[:-len(v)])
@@ -315,5 +316,7 @@ def _covers(text: str, longer: str, a: int, b: int) -> bool:
 
 
 def stated(concept: Concept, context: str) -> bool:
-    """The concept is stated in a text: one of its variants is, or every word of one."""
-    return any(_states(v, context) for v in concept.zh)
+    """The concept is stated in a text: one of its variants is, or every word of one (full-width
+    forms folded: R＆D is R&D)."""
+    context = unicodedata.normalize("NFKC", context)
+    return any(_states(unicodedata.normalize("NFKC", v), context) for v in concept.zh)
