@@ -31,6 +31,7 @@ from .scope import Scope, route
 MARKER = re.compile(r"^\s*(?:那么|那就|那在|那|还有|另外|再问一下|再问|同样|以及|和|跟)\s*|"
                     r"^\s*(?:and\s+what\s+about|and\s+how\s+about|what\s+about|how\s+about|and\s+for|"
                     r"same\s+for|and\s+in|and\s+then|and|also|then|so)\b[\s,]*", re.I)
+TRAILING_NE = re.compile(r"呢\s*[?？]?\s*$")
 TRAILING = re.compile(r"\s*(?:呢|吗|啊|呀)?\s*[?？。.!！]*\s*$")
 # "that" and "this" stand for something only when nothing follows that they qualify ("this year",
 # "the governor that delivered" are not pronouns).
@@ -46,7 +47,7 @@ YEAR_EN = re.compile(r"\s*\b(?:in|for|during|of)?\s*(?:(?:19|20)\d\d|this year|l
 UNDERSTOOD_NOT = ("no_content", "orphan_follow_up")
 NUMERALS = "一二三四五六七八九十"
 # What an indicator measures, at the end of its name (粮食产量, 人均可支配收入, 失业率).
-HEAD = re.compile(r"(?:产量|总量|面积|收入|支出|投资|增加值|总额|规模|数量|人数|比重|占比|率|指数|增长|增速|价格|产值|成交额)$")
+HEAD = re.compile(r"(?:量|面积|收入|支出|投资|增加值|总额|规模|人数|比重|占比|率|指数|增长|增速|价格|产值|成交额)$")
 RELATIVE = {0: ("今年", "this year"), -1: ("去年", "last year"), 1: ("明年", "next year")}
 # The noun an English follow-up asks for, which the earlier subject qualifies ("the target for …").
 MEASURE_EN = re.compile(r"\b(?:target|goal|aim|figure|number|total|rate|amount|level|share|value)\b(?!\s+for\b)", re.I)
@@ -106,8 +107,12 @@ class Resolver:
         an office or the report itself."""
         if q.subject or q.office or q.names_structure:
             # A pronoun beside a subject of its own points inside the question ("Guangxi … its marine
-            # economy"); without a subject it points back.
-            return leans and not q.subject and not q.names_structure and not q.office
+            # economy"); a subject that leans and asks nothing ("失业率呢？", "And the grain output?")
+            # stands for the question before.
+            leaning = leans or bool(TRAILING_NE.search(text))
+            if q.subject:
+                return leaning and not _asks(text, q)
+            return leaning and not q.names_structure and not q.office
         return not (q.wants_cover and not leans and _about_report(text))
 
     # -- carrying ------------------------------------------------------------------------------
@@ -135,14 +140,16 @@ class Resolver:
         if not own or pronoun:
             return self._insert(text, q, self._subject_phrase(p.text, p, lang), self._place(q, prev, lang),
                                 years, lang)
-        subject = _with_head(self._subject_phrase(text, q, lang), self._subject_phrase(p.text, p, lang), lang)
+        earlier = self._subject_phrase(p.text, p, lang)
+        subject = _with_head(self._subject_phrase(text, q, lang), earlier, lang)
         place = self._place(q, prev, lang)
         years = _year_words(text, q.lang, lang) or _year_words(p.text, p.lang, lang)
         kind = _kind(text) or _kind(p.text)
         if _descriptive(p) and lang == p.lang:
-            return _set_place(_set_year(p.text.replace(self._subject_phrase(p.text, p, lang), subject, 1),
-                                        years, lang), place, p, lang)
-        return _figure_question(subject, place, years, kind, lang)
+            return _set_place(_set_year(p.text.replace(earlier, subject, 1), years, lang), place, p, lang)
+        # The earlier question asked for a change of its subject ("成交额增长了多少"): so does this one.
+        change = bool(GROWTH_QUESTION.search(p.text.replace(earlier, "") if earlier else p.text))
+        return _figure_question(subject, place, years, kind, lang, change=change)
 
     def _tense(self, q: Question, scope: Scope) -> str:
         """"past" when the follow-up moves to a year the report reviews, "present" to the one it plans."""

@@ -130,7 +130,8 @@ class Question:
         explain, reason = bool(EXPLAIN_QUESTION.search(text)), bool(REASON_QUESTION.search(text))
         return cls(text=text, lang="zh" if zh else "en", own_words=tuple(own),
                    search_words=tuple(dict.fromkeys(lexical)),
-                   words=tuple(dict.fromkeys(own + [w for w in translated if w in known and w not in STOPWORDS])),
+                   words=tuple(dict.fromkeys(own + ([] if zh else _named_terms(concepts, known))
+                                             + [w for w in translated if w in known and w not in STOPWORDS])),
                    concepts=concepts, regions=tuple(vocabulary.regions(text)),
                    places=_places(text, zh, glossary, vocabulary),
                    explicit_years=years_in(text), relative_years=_relative_years(text),
@@ -222,6 +223,20 @@ REPORT_ITSELF = frozenset({"government_work_report", "leaders"})
 NUMBERING = re.compile(r"\d+|第?[一二三四五六七八九十百]+|[a-z]")
 # Pronouns that stand for an earlier subject; conversation.py replaces them.
 PRONOUN_WORDS = frozenset("他 她 他们 它 它们 其 这个 这项 这一 该 此 这些 那个 那些 上述 这方面 该项 这一指标 这个指标".split())
+
+
+def _named_terms(concepts, known) -> list[str]:
+    """An English question's terms in the reports' words: for each topical concept it names, the
+    first of its Chinese variants the reports use (the vocabulary lists the usual one first), so an
+    English question is matched word for word as a Chinese one is (中欧班列, not "China-Europe")."""
+    out = []
+    for c in Vocabulary.topical(concepts):
+        term = next((v for v in c.zh if v in known), None)
+        if term is None:
+            term = next((w for v in c.zh for w in words(v) if w in known and w not in STOPWORDS and len(w) > 1), None)
+        if term:
+            out.append(term)
+    return out
 
 
 def _variant_words(variants: list[str], known) -> list[str]:

@@ -7,12 +7,15 @@ no report of that place covers, is declined here with the reason, before anythin
 """
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 
 from ..ingest.document import Document
+from ..language.years import years_in
 from .question import Question
 
-# A report reviews the year before its own (and a five-year review the five before); it plans its own.
+# A report reviews the year before its own (and a five-year review the five before, when it names
+# them); it plans its own.
 REVIEWED_YEARS = 5
 
 
@@ -48,6 +51,15 @@ def route(q: Question, docs: dict[str, Document], picked: list[str] | None = Non
     return Scope(tuple(docs), picked=mark)
 
 
+def _named_years(doc: Document) -> frozenset[int]:
+    return _years_of_text(doc.text)
+
+
+@functools.lru_cache(maxsize=64)
+def _years_of_text(text: str) -> frozenset[int]:
+    return years_in(text)
+
+
 def _named(q: Question, docs: dict[str, Document]) -> Scope:
     regions = {reg.code for reg in q.regions}
     by_place = [rid for rid, d in docs.items() if d.meta.region_code in regions] if regions else list(docs)
@@ -65,7 +77,7 @@ def _named(q: Question, docs: dict[str, Document]) -> Scope:
     # A year picks the report that plans it, else the one after it that reviews it, else one whose
     # review reaches back to it (a five-year review).
     for fits in (lambda y, d: d.year == y, lambda y, d: d.year and d.year - 1 == y,
-                 lambda y, d: d.year and d.year - REVIEWED_YEARS <= y < d.year):
+                 lambda y, d: d.year and d.year - REVIEWED_YEARS <= y < d.year and y in _named_years(d)):
         chosen = [rid for rid in by_place if any(fits(y, docs[rid]) for y in years)]
         if chosen:
             return Scope(tuple(chosen), named=True)

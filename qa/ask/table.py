@@ -214,9 +214,15 @@ def _share(iw: list[tuple[str, int]], weights: list[float], head: int, text: str
            for w, at in iw]
     share = sum(wt for wt, h in zip(weights, has) if h) / sum(weights)
     # The head of a Chinese noun phrase comes last: 单位生产总值能耗 is energy use, not GDP;
-    # 有进出口实绩企业 counts firms, not trade.  A character of it will do (秋粮产量, 增产多少).
+    # 有进出口实绩企业 counts firms, not trade.  A character of it will do (秋粮产量, 增产多少).  An
+    # English question names no Chinese verb: a term of its own spanning most of the indicator does
+    # (中欧班列 of 中欧班列开行).
     asked = text or joined
-    return share if has[head] or any(ch in asked for ch in iw[head][0]) else share * OFF_SUBJECT
+    if has[head] or any(ch in asked for ch in iw[head][0]):
+        return share
+    if not text and covered is not None and len(covered) * 2 >= sum(len(w) for w, _ in iw):
+        return share
+    return share * OFF_SUBJECT
 
 
 @functools.lru_cache(maxsize=64)
