@@ -16,6 +16,7 @@ import unicodedata
 from pathlib import Path
 
 from .errors import QuestionError, ReportError
+from .ask import examples
 from .ask.conversation import Resolver, Turn
 from .ask.extractor import NOT_FOUND, Calibrator, Extractor
 from .ask.kinds import Context, dispatch
@@ -81,6 +82,7 @@ class _Reader:
         self.extractor = Extractor(self.docs, self.index, library.embedder,
                                    Calibrator(params=calibration) if calibration else None)
         self.resolver = Resolver(self.retriever.question, self.docs)
+        self.examples: list[str] | None = None      # ReportQA.examples(), once per generation
 
     def figures(self, report: str) -> list[Figure]:
         """The report's key figures, as the answer step reads them (extracted once per snapshot)."""
@@ -219,6 +221,15 @@ class ReportQA:
         picked = self._picked(report)
         turn = r.resolver.turn(text, self._turns(r, history, picked), picked)
         return self._answer(r, turn, k, mode)
+
+    def examples(self) -> list[str]:
+        """Example questions this library answers, each asked (and its answer sure) before it is
+        offered; worked out once per generation of the library."""
+        r = self.reader()
+        cached = getattr(r, "examples", None)
+        if cached is None:
+            cached = r.examples = examples.verified(self.ask, self.reports(), BUNDLED_ID)
+        return list(cached)
 
     def chat(self, report: str | list[str] | None = None) -> "Conversation":
         """A conversation: each question may follow up on the ones before it."""

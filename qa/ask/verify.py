@@ -226,12 +226,18 @@ def _planned(q: Question, view: ReportView) -> str:
 
 
 def _subject(q: Question, view: ReportView, context: str, sentence: str) -> str:
-    """The most specific term the question names (the one rarest in this report) must be stated."""
-    concept = view.rarest_concept(q) if q.wants_figure or q.wants_amount else None
-    # Its words apart state it within the sentence only: a heading's "拼经济稳增长" states no GDP growth.
-    if concept is None or stated_alone(concept, context, q.concepts) or _stated_apart(concept, sentence):
+    """Every term a Chinese figure question names (its topical concepts) must be stated: the
+    new-energy vehicles of "新能源汽车零售额" are not enough, its 零售额 must be stated too."""
+    if not (q.wants_figure or q.wants_amount):
         return ""
-    return f"the passage does not state {concept.zh[0]}"
+    # A Chinese question's terms are its own words; an English one's are the vocabulary's reading of
+    # its words, looser, so only the most specific must be stated.
+    terms = Vocabulary.topical(q.concepts) if q.lang == "zh" else [c for c in [view.rarest_concept(q)] if c]
+    for concept in terms:
+        # Its words apart state it within the sentence only: a heading's "拼经济稳增长" states no GDP growth.
+        if not (stated_alone(concept, context, q.concepts) or _stated_apart(concept, sentence)):
+            return f"the passage does not state {concept.zh[0]}"
+    return ""
 
 
 def _stated_apart(concept, context: str) -> bool:

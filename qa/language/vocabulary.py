@@ -295,8 +295,10 @@ def stated_alone(concept: Concept, context: str, asked: Iterable[Concept] = ()) 
     for v in (unicodedata.normalize("NFKC", v) for v in concept.zh):
         # A longer term ending in the variant names another thing of that kind (进出口); one that
         # goes on after it (空气质量优良天数比率, 规上工业增加值) is still about it.
+        # A longer term the question composes from its own terms (规上工业 + 增加值) is what it asks.
+        asked_words = [w for c in asked for w in c.zh]
         others = [u for u in vocabulary.longer(v, concept) if u.endswith(v) and not SAME_THING.fullmatch(u[:-len(v)])
-                  and not asked & set(vocabulary.owners(u))]
+                  and not asked & set(vocabulary.owners(u)) and not any(w in u[:-len(v)] for w in asked_words)]
         start = context.find(v)
         while start >= 0:
             if not any(_covers(context, u, start, start + len(v)) for u in others):
