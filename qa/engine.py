@@ -12,6 +12,7 @@ import logging
 import os
 import re
 import threading
+from dataclasses import replace
 import unicodedata
 from pathlib import Path
 
@@ -243,7 +244,13 @@ class ReportQA:
                 scope = Scope(tuple(x for x in h.scope if x in r.docs), picked=bool(picked))
                 turns.append(Turn(h.question, h.resolved or h.question, q, scope, h.reason))
             elif isinstance(h, str):
-                turns.append(r.resolver.turn(clean_question(h), turns, picked))
+                turn = r.resolver.turn(clean_question(h), turns, picked)
+                if turn.alternatives:
+                    # Which reading was answered decides what the next follow-up leans on, as an
+                    # Answer in the history would say.
+                    said = self._answer(r, turn, 5, "hybrid").resolved
+                    turn = replace(turn, resolved=said, q=r.retriever.question(said), alternatives=())
+                turns.append(turn)
             else:
                 raise QuestionError("history holds the earlier turns: Answers or question strings.",
                                     code="bad_history")
@@ -256,16 +263,23 @@ class ReportQA:
                 f"{NOT_FOUND} ({turn.message})"
             return Answer(turn.question, False, "", message=message, reason=turn.reason, resolved=turn.resolved,
                           scope=list(scope.reports))
-        q = turn.q
+        answer, resolved = self._routed(r, turn.q, scope, k, mode), turn.resolved
+        for other in turn.alternatives if not answer.found else ():
+            # Another reading of the follow-up, asked of the same reports.
+            alt = self._routed(r, r.retriever.question(other), scope, k, mode)
+            if alt.found:
+                answer, resolved = alt, other
+                break
+        answer.question, answer.resolved, answer.scope = turn.question, resolved, list(scope.reports)
+        return answer
+
+    def _routed(self, r: _Reader, q: Question, scope: Scope, k: int, mode: str) -> Answer:
         if scope.several:
             # A question that named no one report goes to each: every report's answer shows, the
             # best first, rather than one report's chosen silently.
             answers = [self._one(r, q, Scope((rid,), picked=scope.picked), k, mode) for rid in scope.reports]
-            answer = _best_first(answers, scope)
-        else:
-            answer = self._one(r, q, scope, k, mode)
-        answer.question, answer.resolved, answer.scope = turn.question, turn.resolved, list(scope.reports)
-        return answer
+            return _best_first(answers, scope)
+        return self._one(r, q, scope, k, mode)
 
     def _one(self, r: _Reader, q: Question, scope: Scope, k: int, mode: str) -> Answer:
         reports = set(scope.reports) if scope.reports and len(scope.reports) < len(r.docs) else None

@@ -19,7 +19,7 @@ follow-up with nothing before it, and a question with no content at all, are dec
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Callable
 
 from ..ingest.document import Document
@@ -72,6 +72,9 @@ class Turn:
     scope: Scope
     reason: str = ""         # why it is not asked at all ("no_content", "orphan_follow_up", a scope's reason)
     message: str = ""
+    # Other readings of a follow-up, asked in turn when the first is not answered: "粮食产量呢？"
+    # after a growth asks for grain output's growth, else for grain output.
+    alternatives: tuple[str, ...] = ()
 
 
 class Resolver:
@@ -90,8 +93,9 @@ class Resolver:
         if not q.has_content and not (_pronoun(text, q.lang) or _kind(text)):
             return Turn(text, text, q, Scope(()), "no_content", NO_CONTENT)
         if prev is not None and self._follows(text, q, leans):
-            resolved = self._carry(text, q, prev)
-            return self._routed(text, resolved, self.parse(resolved), picked, prev)
+            resolved, *alternatives = self._carry(text, q, prev)
+            turn = self._routed(text, resolved, self.parse(resolved), picked, prev)
+            return replace(turn, alternatives=tuple(a for a in alternatives if a != resolved))
         if self._fragment(text, q, leans):
             return Turn(text, text, q, Scope(()), "orphan_follow_up", ORPHAN)
         return self._routed(text, self._placed(text, q, prev), q, picked, prev)
@@ -116,7 +120,7 @@ class Resolver:
         return not (q.wants_cover and not leans and _about_report(text))
 
     # -- carrying ------------------------------------------------------------------------------
-    def _carry(self, text: str, q: Question, prev: Turn) -> str:
+    def _carry(self, text: str, q: Question, prev: Turn) -> list[str]:
         p = prev.q
         pronoun = _pronoun(text, q.lang)
         own = bool(q.subject) and not pronoun
@@ -125,31 +129,36 @@ class Resolver:
         lang = q.lang if q.lang == p.lang or (own and not Vocabulary.topical(q.concepts)) else p.lang
         cover = next((f for f in COVER_FLAGS if getattr(q, f)), "")
         if cover and not own and p.wants_cover:
-            return self._cover_question(cover, self._place(q, prev, lang), _year_words(p.text, p.lang, lang), lang)
+            return [self._cover_question(cover, self._place(q, prev, lang), _year_words(p.text, p.lang, lang), lang)]
         if q.names_structure and not own:
-            return self._structure(q, p, lang)
+            return [self._structure(q, p, lang)]
         if not own and not pronoun and not _asks(text, q):
-            return self._swap(p.text, p, q, text, lang, self._tense(q, prev.scope))
+            return [self._swap(p.text, p, q, text, lang, self._tense(q, prev.scope), self._tense(p, prev.scope))]
         # A follow-up that flips planned and actual without a year of its own asks about the year its
         # kind is of ("它的目标是多少？" after last year's output: this year's target).
         flips = _kind(text) and _kind(text) != _kind(p.text) and not _year_words(text, q.lang, q.lang)
         years = "" if flips else _year_words(p.text, p.lang, lang)
         if (not own or pronoun) and lang != q.lang:
-            return _figure_question(self._subject_phrase(p.text, p, lang), self._place(q, prev, lang),
-                                    _year_words(text, q.lang, lang) or years, _kind(text) or _kind(p.text), lang)
+            return [_figure_question(self._subject_phrase(p.text, p, lang), self._place(q, prev, lang),
+                                     _year_words(text, q.lang, lang) or years, _kind(text) or _kind(p.text), lang)]
         if not own or pronoun:
-            return self._insert(text, q, self._subject_phrase(p.text, p, lang), self._place(q, prev, lang),
-                                years, lang)
+            return [self._insert(text, q, self._subject_phrase(p.text, p, lang), self._place(q, prev, lang),
+                                 years, lang)]
         earlier = self._subject_phrase(p.text, p, lang)
         subject = _with_head(self._subject_phrase(text, q, lang), earlier, lang)
         place = self._place(q, prev, lang)
         years = _year_words(text, q.lang, lang) or _year_words(p.text, p.lang, lang)
         kind = _kind(text) or _kind(p.text)
         if _descriptive(p) and lang == p.lang:
-            return _set_place(_set_year(p.text.replace(earlier, subject, 1), years, lang), place, p, lang)
-        # The earlier question asked for a change of its subject ("成交额增长了多少"): so does this one.
-        change = bool(GROWTH_QUESTION.search(p.text.replace(earlier, "") if earlier else p.text))
-        return _figure_question(subject, place, years, kind, lang, change=change)
+            return [_set_place(_set_year(p.text.replace(earlier, subject, 1), years, lang), place, p, lang)]
+        # The earlier question asked for a change ("成交额增长了多少", "经济增长实际是多少"): so does this
+        # one, first; the figure itself is the other reading (a report gives 粮食产量, not its growth).
+        change = bool(GROWTH_QUESTION.search(p.text.replace(earlier, "") if earlier else p.text)) or \
+            bool(re.search(r"(增长|增速|增幅|growth)$", earlier))
+        readings = [_figure_question(subject, place, years, kind, lang, change=change)]
+        if change:
+            readings.append(_figure_question(subject, place, years, kind, lang))
+        return readings
 
     def _tense(self, q: Question, scope: Scope) -> str:
         """"past" when the follow-up moves to a year the report reviews, "present" to the one it plans."""
@@ -162,7 +171,7 @@ class Resolver:
             return ""
         return "past" if d < 0 else "present" if d == 0 else ""
 
-    def _swap(self, ptext: str, p: Question, q: Question, text: str, lang: str, tense: str) -> str:
+    def _swap(self, ptext: str, p: Question, q: Question, text: str, lang: str, tense: str, p_tense: str) -> str:
         """The earlier question with the place, year or kind the follow-up names ("浙江呢？", "去年呢？",
         "实际呢？", "And in 2024?"): the rest stays as it was asked."""
         out = ptext if lang == p.lang else _figure_question(self._subject_phrase(ptext, p, lang), "",
@@ -181,14 +190,23 @@ class Resolver:
         if q.regions:
             if p.wants_cover and not years:
                 out = _set_year(out, "", lang)   # another place's report is of its own year
+            elif not kind and not _kind(out) and p.explicit_years and p_tense and (p.wants_figure or p.wants_amount):
+                # "西藏2024年…增长多少？" asked of a 2025 report asked for a result: so does "河南呢？",
+                # though Henan's report plans 2024.
+                out = _flip(out, "actual" if p_tense == "past" else "target", lang,
+                            self._subject_phrase(ptext, p, lang), _year_words(out, lang, lang))
             out = _set_place(out, _name(q.regions[0], lang), p, lang)
         return out
 
     def _place(self, q: Question, prev: Turn, lang: str) -> str:
-        regions = q.regions or prev.q.regions
-        if not regions and len(self.docs) > 1 and len(prev.scope.reports) == 1:
+        """The place a follow-up asks about: its own, else that of the one report asked before (an
+        English "national total" names no report), else the one the question before named."""
+        regions = q.regions
+        if not regions and len(prev.scope.reports) == 1 and prev.scope.reports[0] in self.docs:
             code = self.docs[prev.scope.reports[0]].meta.region_code
-            regions = tuple(r for r in self.vocabulary.region_list if r.code == code)
+            regions = tuple(r for r in self.vocabulary.region_list if r.code == code) \
+                if prev.q.regions or len(self.docs) > 1 else ()
+        regions = regions or prev.q.regions
         return _name(regions[0], lang) if regions else ""
 
     def _cover_question(self, flag: str, place: str, year: str, lang: str) -> str:
