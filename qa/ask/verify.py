@@ -50,6 +50,7 @@ TARGET_STATED = re.compile(r"目标|预期|计划|力争|确定|定为")
 TARGET_REACH = 8            # characters before the answer's clause that may say it was the target
 # Qualifiers that make another figure of the same indicator: (asked, stated instead).
 QUALIFIERS = ((re.compile(r"名义|nominal", re.I), re.compile(r"实际")),
+              (re.compile(r"人均|per[ -]capita|per person|per head", re.I), re.compile(r"^(?!.*人均)", re.S)),
               (re.compile(r"年末|年底|末|end of|year-end", re.I), re.compile(r"平均")),
               (re.compile(r"平均|average", re.I), re.compile(r"年末|年底")))
 # A running total since some earlier time is not one year's figure.
@@ -231,8 +232,14 @@ def _subject(q: Question, view: ReportView, context: str, sentence: str) -> str:
     if not (q.wants_figure or q.wants_amount):
         return ""
     # A Chinese question's terms are its own words; an English one's are the vocabulary's reading of
-    # its words, looser, so only the most specific must be stated.
-    terms = Vocabulary.topical(q.concepts) if q.lang == "zh" else [c for c in [view.rarest_concept(q)] if c]
+    # its words, looser, so only the most specific must be stated, and only when the question names
+    # it in a term of more than one word: a single English word ("cargo", "grid", "land") stands for
+    # many Chinese ones.
+    if q.lang == "zh":
+        terms = Vocabulary.topical(q.concepts)
+    else:
+        named = Vocabulary.load().english_named(q.text)
+        terms = [c for c in [view.rarest_concept(q)] if c and named.get(c.key, 0) > 1]
     for concept in terms:
         # Its words apart state it within the sentence only: a heading's "拼经济稳增长" states no GDP growth.
         if not (stated_alone(concept, context, q.concepts) or _stated_apart(concept, sentence)):
