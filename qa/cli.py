@@ -21,13 +21,10 @@ from pathlib import Path
 from .engine import EMPTY_LIBRARY, ReportQA, clean_question
 from .errors import QuestionError, ReportError, ReportQAError
 from .ask.retriever import MODES
-from .figures import KINDS, Figure
+from .figures import COLUMNS as FIGURE_COLUMNS, KINDS
 from .ingest.readers import read_text
 from .schema import Answer, Passage
 
-# The columns of `figures`, in every output form.
-FIGURE_COLUMNS = ("report", "indicator", "value", "unit", "qualifier", "kind", "year", "section", "quote",
-                  "start", "end")
 NOT_STATED = "—  not stated"
 # Report ids are made of these ("henan-2024", "national-2025-2"), so any other --report value is a file.
 REPORT_ID = re.compile(r"[a-z0-9-]+")
@@ -40,7 +37,8 @@ class _Parser(argparse.ArgumentParser):
 
 
 # -- arguments -----------------------------------------------------------------------------
-def _library(p: argparse.ArgumentParser) -> None:
+def library_options(p: argparse.ArgumentParser) -> None:
+    """--library, --model and --store: the options every command and the web app (app.py) share."""
     p.add_argument("--library", metavar="DIR", default=None,
                    help="the library directory (default: $REPORT_QA_LIBRARY, else the bundled report's, index/ in a checkout)")
     p.add_argument("--model", default=None, help="a sentence-transformers name or local path (default: multilingual-e5-small)")
@@ -68,7 +66,7 @@ def parser() -> argparse.ArgumentParser:
     ap = _Parser(prog="python -m qa", description="Cited extractive answers from government work reports.")
     sub = ap.add_subparsers(dest="command", required=True)
     for p in _library_commands(sub) + _question_commands(sub) + [_figures_command(sub)]:
-        _library(p)
+        library_options(p)
     return ap
 
 
@@ -278,7 +276,7 @@ def cmd_figures(a: argparse.Namespace) -> str:
                if a.kind is None or f.kind == a.kind]
     if a.json:
         return _dumps([f.to_dict() for f in figures])
-    rows = [_figure_row(f) for f in figures]
+    rows = [f.row() for f in figures]
     return to_csv(FIGURE_COLUMNS, rows) if a.csv else table(FIGURE_COLUMNS, rows)
 
 
@@ -303,11 +301,6 @@ def _dumps(data) -> str:
 
 def _titles(qa: ReportQA) -> dict[str, str]:
     return {r.id: r.title for r in qa.reports()}
-
-
-def _figure_row(f: Figure) -> list:
-    d = f.to_dict()
-    return [d[c] if d[c] is not None else "" for c in FIGURE_COLUMNS]
 
 
 def format_answer(ans: Answer, titles: dict[str, str]) -> str:

@@ -69,7 +69,8 @@ def clean_question(question) -> str:
 
 def _too_long(n: int) -> QuestionError:
     return QuestionError(f"The question is {n:,} characters long; please keep it under "
-                         f"{MAX_QUESTION_CHARS} characters (one question at a time).", code="question_too_long")
+                         f"{MAX_QUESTION_CHARS} characters (one question at a time).", code="question_too_long",
+                         chars=n, limit=MAX_QUESTION_CHARS)
 
 
 class _Reader:
@@ -155,7 +156,7 @@ class ReportQA:
         """The text of the only report, else of the bundled one, that single-report offsets point into."""
         ids = [r.id for r in self.reports()]
         if not ids:
-            raise ReportError(EMPTY_LIBRARY)
+            raise ReportError(EMPTY_LIBRARY, code="empty_library")
         return self.text_of(BUNDLED_ID if BUNDLED_ID in ids else ids[0])
 
     def use_calibration(self, params: dict | None) -> None:
@@ -187,7 +188,7 @@ class ReportQA:
         self._sync()
         reader = self._reader
         if reader is None:
-            raise ReportError(EMPTY_LIBRARY)
+            raise ReportError(EMPTY_LIBRARY, code="empty_library")
         return reader
 
     def _sync(self) -> None:

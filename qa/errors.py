@@ -2,7 +2,8 @@
 
 Every error carries a reason `code` (a short stable string) beside its one-line English message, so
 a caller that speaks another language (the web page's Chinese) maps the code to its own text instead
-of parsing the message.
+of parsing the message.  Facts such a caller may repeat in its own words (a question's length, a
+limit) go in `details`.
 """
 
 
@@ -10,10 +11,11 @@ class ReportQAError(Exception):
     """Base class: the message is meant for the user; `code` says why, for programs."""
     code = "error"
 
-    def __init__(self, message: str = "", code: str | None = None):
+    def __init__(self, message: str = "", code: str | None = None, **details):
         super().__init__(message)
         if code:
             self.code = code
+        self.details = details
 
 
 class QuestionError(ReportQAError, ValueError):

@@ -27,6 +27,7 @@ from dataclasses import asdict, dataclass
 
 from .language.vocabulary import Vocabulary, chinese_text
 from .language.years import OPENING, SEVERAL_YEARS
+from .schema import Citation
 
 log = logging.getLogger(__name__)
 
@@ -122,6 +123,20 @@ class Figure:
         if self.end - self.start != len(self.quote):
             raise ValueError("start/end do not span the quote")
 
+    @property
+    def stated(self) -> str:
+        """The value as the report hedges it: "10%以上", "约2.5万亿元", "5%左右" (bound words before the
+        value, hedges after it; direction words such as 增长 stay in the qualifier)."""
+        words = self.qualifier.split()
+        before = "".join(w for w in words if w in BOUND.values())
+        after = "".join(w for w in words if re.fullmatch(HEDGE_AFTER, w))
+        return f"{before}{self.value}{self.unit}{after}"
+
+    def citation(self) -> Citation:
+        """The figure as an answer's citation: its clause quoted, its value the span inside it."""
+        at = self.start + max(self.quote.find(self.value), 0)
+        return Citation(self.report, self.section, self.quote, self.start, self.end, -1, at, at + len(self.value))
+
     @classmethod
     def cite(cls, text: str, start: int, end: int, **fields) -> "Figure":
         """A figure quoting `text[start:end]`, so the citation is exact by construction."""
@@ -129,6 +144,15 @@ class Figure:
 
     def to_dict(self) -> dict:
         return asdict(self)
+
+    def row(self) -> list:
+        """The figure's COLUMNS, as the CLI's table and CSV and the web page's CSV give them ("" for no year)."""
+        d = asdict(self)
+        return [d[c] if d[c] is not None else "" for c in COLUMNS]
+
+
+# The columns a figure is listed with, in every table form (CLI table, CSV, the page's download).
+COLUMNS = ("report", "indicator", "value", "unit", "qualifier", "kind", "year", "section", "quote", "start", "end")
 
 
 @dataclass(frozen=True)

@@ -118,7 +118,7 @@ class Catalog:
             if e.report.id == rid:
                 return e
         known = ", ".join(e.report.id for e in self.entries) or "none"
-        raise ReportError(f"No report {rid!r} in the library (reports: {known}).")
+        raise ReportError(f"No report {rid!r} in the library (reports: {known}).", code="unknown_report")
 
 
 class Library(Catalog):
@@ -320,7 +320,7 @@ class Library(Catalog):
             if len(raw) > MAX_REPORT_CHARS:
                 raise ReportError(f"{Path(path).name} has {len(raw):,} characters of text; a government work "
                                   f"report has 10,000-30,000, and this one would take long to index: "
-                                  f"check that it is the right file (the limit is {MAX_REPORT_CHARS:,}).")
+                                  f"check that it is the right file (the limit is {MAX_REPORT_CHARS:,}).", code="report_too_long")
             read.append((raw, parse(raw, source=str(path)), str(path)))
         fresh = [r for r in read if _sha(r[0]) not in {e.report.sha256 for e in self.entries}]
         vectors = {id(doc): self._embed(doc, chunk_document(doc, self.params), progress) for _, doc, _ in fresh}

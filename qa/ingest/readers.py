@@ -84,25 +84,25 @@ def _check_file(path: Path) -> None:
     try:
         st = path.stat()
     except FileNotFoundError:
-        raise ReportError(f"Report file not found: {path}; check the path.") from None
+        raise ReportError(f"Report file not found: {path}; check the path.", code="file_not_found") from None
     except OSError as e:
-        raise ReportError(f"Cannot read the report file {path}: {e.strerror}.") from None
+        raise ReportError(f"Cannot read the report file {path}: {e.strerror}.", code="unreadable_file") from None
     if stat.S_ISDIR(st.st_mode):
-        raise ReportError(f"Cannot read {path}: it is a directory; give a {ACCEPTED} file.")
+        raise ReportError(f"Cannot read {path}: it is a directory; give a {ACCEPTED} file.", code="not_a_file")
     if not stat.S_ISREG(st.st_mode):
         raise ReportError(f"Cannot read {path}: it is not a regular file (a device, pipe or "
-                          f"socket); give a {ACCEPTED} file.")
+                          f"socket); give a {ACCEPTED} file.", code="not_a_file")
     if st.st_size > MAX_BYTES:
         raise _too_large(path, st.st_size)
     if st.st_size == 0:
-        raise ReportError(f"The report file {path} is empty.")
+        raise ReportError(f"The report file {path} is empty.", code="empty_file")
 
 
 def _open(path: Path):
     try:
         return path.open("rb")
     except OSError as e:
-        raise ReportError(f"Cannot read the report file {path}: {e.strerror}.") from None
+        raise ReportError(f"Cannot read the report file {path}: {e.strerror}.", code="unreadable_file") from None
 
 
 def _read_bytes(path: Path) -> bytes:
@@ -116,14 +116,15 @@ def _read_bytes(path: Path) -> bytes:
 
 def _too_large(path: Path, size: int) -> ReportError:
     return ReportError(f"{path} is too large for a report ({size:,} bytes; the limit is "
-                       f"{MAX_BYTES // 2**20} MB): check that it is the right file.")
+                       f"{MAX_BYTES // 2**20} MB): check that it is the right file.", code="file_too_large",
+                       size=size, limit=MAX_BYTES)
 
 
 def _format_of(path: Path, head: bytes) -> str:
     fmt = FORMATS.get(path.suffix.lower())
     if fmt is None:
         raise ReportError(f"{path}: {path.suffix} files are not supported; "
-                          f"add the report as {ACCEPTED}.")
+                          f"add the report as {ACCEPTED}.", code="unsupported_type", suffix=path.suffix)
     # A report saved under the wrong extension still reads as what it is.
     if head.startswith(b"%PDF-"):
         return "pdf"
@@ -135,16 +136,16 @@ def _format_of(path: Path, head: bytes) -> str:
 def _check_chinese(text: str, path: Path) -> None:
     chars = sum(1 for ch in text if not ch.isspace())
     if not chars:
-        raise ReportError(f"The report file {path} is empty.")
+        raise ReportError(f"The report file {path} is empty.", code="empty_file")
     share = len(CJK_RE.findall(text)) / chars
     if share < MIN_CJK_SHARE:
         raise ReportError(f"{path} does not look like a Chinese report (only {share:.0%} of its "
-                          "characters are Chinese): check that it is the right file.")
+                          "characters are Chinese): check that it is the right file.", code="not_chinese")
     used = [w for w in REPORT_WORDS if w in text]
     if len(CJK_RE.findall(text)) >= JUDGED_CHARS and len(used) < MIN_REPORT_WORDS:
         raise ReportError(f"{path} does not look like a government work report (it uses {len(used)} of the "
                           f"{len(REPORT_WORDS)} words every report uses, such as 发展, 建设, 改革): "
-                          "check that it is the right file.")
+                          "check that it is the right file.", code="not_a_report")
 
 
 # --- .txt ---------------------------------------------------------------------------------
@@ -184,9 +185,10 @@ def _decode_as(data: bytes, encoding: str, path: Path) -> str:
 def _not_text(data: bytes, path: Path) -> ReportError:
     what = next((name for sig, name in SIGNATURES.items() if data.startswith(sig)), None)
     if what:
-        return ReportError(f"{path} is {what}, not a report; add the report as {ACCEPTED}.")
+        return ReportError(f"{path} is {what}, not a report; add the report as {ACCEPTED}.", code="not_text",
+                           what=what)
     return ReportError(f"{path} is not text in a known encoding (UTF-8, UTF-16, GB18030): "
-                       f"add the report as {ACCEPTED}.")
+                       f"add the report as {ACCEPTED}.", code="not_text")
 
 
 # --- .pdf ---------------------------------------------------------------------------------
@@ -212,7 +214,7 @@ def _pdf_pages(data: bytes, path: Path) -> list[list[_Line]]:
     except pdfium.PdfiumError as e:
         if getattr(e, "err_code", None) == pdfium_c.FPDF_ERR_PASSWORD:
             raise ReportError(f"{path} is password-protected: save an unprotected copy "
-                              "and add that.") from None
+                              "and add that.", code="pdf_password") from None
         raise _unreadable_pdf(path, e) from None
     try:
         return [_page_lines(pdf, i) for i in range(len(pdf))]
@@ -224,7 +226,7 @@ def _pdf_pages(data: bytes, path: Path) -> list[list[_Line]]:
 
 def _unreadable_pdf(path: Path, error: Exception) -> ReportError:
     return ReportError(f"{path} cannot be read as a PDF ({error}): check that the file is "
-                       "complete, or save it again as PDF.")
+                       "complete, or save it again as PDF.", code="unreadable_pdf")
 
 
 def _page_lines(pdf, index: int) -> list[_Line]:
@@ -315,7 +317,7 @@ def _check_text_layer(pages: list[list[_Line]], path: Path) -> None:
              if sum(len(ln.text) for ln in page) < MIN_PAGE_CHARS]
     if len(blank) * 2 > len(pages):
         raise ReportError(f"{path} has no text layer on {len(blank)} of its {len(pages)} pages "
-                          "(it looks scanned): it needs OCR first, e.g. with ocrmypdf.")
+                          "(it looks scanned): it needs OCR first, e.g. with ocrmypdf.", code="scanned_pdf")
     if blank:
         log.warning("%s: pages without text (scanned?) are left out: %s", path, blank)
 
@@ -331,7 +333,7 @@ def _read_docx(data: bytes, path: Path) -> str:
     # means the same thing to the user.
     except Exception as e:  # noqa: BLE001
         raise ReportError(f"{path} cannot be read as a .docx file ({type(e).__name__}): "
-                          "open it in Word or WPS and save it again as .docx.") from None
+                          "open it in Word or WPS and save it again as .docx.", code="unreadable_docx") from None
     return "\n".join(_block_lines(document))
 
 
