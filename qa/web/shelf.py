@@ -1,0 +1,147 @@
+"""What the page asks of the engine: the ReportQA facade, named as the page names things.
+
+No lock: ReportQA is built for concurrent readers (questions read a snapshot; adds are serialised
+inside it), and the API test puts 24 clients on it at once.
+"""
+from __future__ import annotations
+
+import inspect
+import logging
+import tempfile
+import time
+from pathlib import Path
+
+from ..engine import BUNDLED_ID, ReportQA
+from ..errors import ReportQAError
+from ..language.vocabulary import Vocabulary
+from ..schema import Answer
+from . import originals
+
+log = logging.getLogger(__name__)
+
+USER_SHOWN_CHARS = 600       # a longer question is shown (and echoed by the API) cut short
+EXAMPLES = [
+    "2024年经济增长的预期目标是多少？",
+    "技术合同成交额增长了多少？",
+    "城镇新增就业目标是多少？",
+    "新能源汽车产业集群有哪些重点项目？",
+    "What was Henan's GDP growth in 2023?",
+    "How much did PM2.5 concentration fall in 2023?",
+    "2024年河南省常住人口是多少？",
+]
+# For a library without the bundled report: questions every work report answers, about the first
+# report's place and year (its own English name from the vocabulary's regions).
+GENERAL_EXAMPLES = ["{place}{year}年经济增长的预期目标是多少？", "城镇新增就业目标是多少？",
+                    "{last}年{place}粮食产量是多少？", "What was {place_en}'s GDP growth in {last}?",
+                    "What is the {year} target for new urban jobs?"]
+# TODO(core): ReportQA.ask(history=) is being added by the lead; until it is in main the chat keeps
+# the earlier questions and does not pass them.  Remove this check once it is.
+ASKS_WITH_HISTORY = "history" in inspect.signature(ReportQA.ask).parameters
+
+
+def report_ids(report) -> list[str] | None:
+    """The API's `report` argument: "" for every report, an id, or ids separated by commas; a
+    picker's list passes through.  None means every report."""
+    if isinstance(report, str):
+        report = report.split(",")
+    ids = [r.strip() for r in report or () if isinstance(r, str) and r.strip()]
+    return ids or None
+
+
+def echo(question) -> str:
+    """The question as a refusal repeats it: cut to what the chat shows, so a 10-million-character
+    paste is not sent back whole."""
+    if not isinstance(question, str):
+        return ""
+    return question if len(question) <= USER_SHOWN_CHARS else question[:USER_SHOWN_CHARS] + "…"
+
+
+class Shelf:
+    """The engine as the page reads it: reports by id with their labels and texts, answers, figures."""
+
+    def __init__(self, qa: ReportQA, top_k: int):
+        self.qa, self.top_k = qa, top_k
+        self.downloads = Path(tempfile.mkdtemp(prefix="report-qa-"))     # CSV files for the page
+
+    # -- the library ------------------------------------------------------------
+    def reports(self):
+        return self.qa.reports()
+
+    def text_of(self, rid: str) -> str:
+        return self.qa.text_of(rid)
+
+    def title(self, rid: str) -> str:
+        return next((r.title for r in self.reports() if r.id == rid), "")
+
+    def label(self, rid: str) -> str:
+        """"2025年吉林省政府工作报告 (jilin-2025)": how the page names a report."""
+        title = self.title(rid)
+        return f"{title} ({rid})" if title else rid
+
+    def choices(self) -> list[tuple[str, str]]:
+        return [(self.label(r.id), r.id) for r in self.reports()]
+
+    def original_of(self, rid: str) -> Path | None:
+        """The file the report was added from, when the library kept it."""
+        if hasattr(self.qa, "original_of"):
+            return self.qa.original_of(rid)
+        return originals.find(self.qa, rid)          # STAND-IN, see originals.py
+
+    def add(self, path, progress: bool = True):
+        """A report file added to the library; ReportQAError (from the readers or the library) says why not."""
+        report = self.qa.add(path, progress=progress)
+        if not hasattr(self.qa, "original_of"):
+            originals.keep(self.qa, report.id, Path(path))   # STAND-IN, see originals.py
+        log.info("Added %s from %s", report.id, Path(path).name)
+        return report
+
+    def figures(self, ids: list[str] | None) -> list:
+        """The figures of the picked reports that are still in the library (another process may have
+        removed one since the page was loaded), else of every report."""
+        known = [r.id for r in self.reports()]
+        return [f for rid in ([i for i in ids or [] if i in known] or known) for f in self.qa.figures(rid)]
+
+    # -- asking -----------------------------------------------------------------
+    def ask(self, question, k: int | None = None, report=None, history=None) -> Answer:
+        kw = {"history": history or None} if ASKS_WITH_HISTORY else {}
+        return self.qa.ask(question, k=self.top_k if k is None else k, report=report_ids(report), **kw)
+
+    def compare(self, question, reports=None) -> list[tuple[str, Answer]]:
+        """(report id, answer) for each picked report, or for every report."""
+        ids = report_ids(reports) or [r.id for r in self.reports()]
+        return list(zip(ids, self.qa.compare(question, reports=ids, k=self.top_k)))
+
+    def ask_dict(self, question, k: int | None = None, report="") -> dict:
+        """The answer as JSON-ready data; a question the engine refuses gives `error` instead of raising."""
+        try:
+            return {**self.ask(question, k, report).to_dict(), "error": None}
+        except ReportQAError as e:
+            return {**Answer(echo(question), False, "", message=str(e)).to_dict(), "error": str(e)}
+
+    def compare_dict(self, question, reports="") -> dict:
+        try:
+            rows = [{**ans.to_dict(), "report": rid, "title": self.label(rid)}
+                    for rid, ans in self.compare(question, reports)]
+            return {"question": question, "rows": rows, "error": None}
+        except ReportQAError as e:
+            return {"question": echo(question), "rows": [], "error": str(e)}
+
+    # -- what the page says about the library ------------------------------------
+    def examples(self) -> list[str]:
+        return example_questions(self.reports())
+
+    def placeholder(self) -> str:
+        """The question box's hint: a question this library answers, short enough for a phone."""
+        return f"例如 e.g. {self.examples()[0]}"
+
+
+def example_questions(reports) -> list[str]:
+    """Example questions the library can be asked: the bundled report's, else ones about its first report."""
+    if not reports or any(r.id == BUNDLED_ID for r in reports):
+        return EXAMPLES
+    first = reports[0]
+    regions = Vocabulary.load().regions(first.region) if first.region else []
+    place = "全国" if not regions or regions[0].code == "national" else first.region
+    place_en = "China" if place == "全国" else regions[0].en[0].title()
+    year = first.year or time.localtime().tm_year
+    return [q.format(year=year, last=year - 1, place=place, place_en=place_en) for q in GENERAL_EXAMPLES]

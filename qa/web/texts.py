@@ -1,0 +1,68 @@
+"""What the page says when the engine says no: one bilingual line per reason code (e.code).
+
+The page never shows the library's own messages for these (they name server paths and internals);
+facts worth repeating come from the error's details.  A code not listed here falls back to the
+error's English message under a general heading.
+"""
+from __future__ import annotations
+
+from ..engine import MAX_QUESTION_CHARS
+from ..ingest.readers import ACCEPTED, MAX_BYTES
+
+MB = MAX_BYTES // 2**20
+
+# A refused question, by code: (Chinese, English); {chars} and {limit} come from the error's details.
+QUESTION = {
+    "empty_question": ("请输入一个关于报告的问题。", "The question is empty: please type a question about the reports."),
+    "question_too_long": ("问题太长（{chars:,} 字），请控制在 {limit} 字以内，一次问一个问题。",
+                          "The question is {chars:,} characters long; please keep it under {limit} characters "
+                          "(one question at a time)."),
+    "bad_question": ("无法回答这个问题。", "This question cannot be asked."),
+    "bad_k": ("检索段落数必须在 1 到 50 之间。", "The number of passages must be from 1 to 50."),
+    "unknown_report": ("所选报告已不在资料库中，请刷新页面。", "A picked report is no longer in the library: reload the page."),
+    "empty_library": ("资料库里还没有报告：请在上方「上传报告」添加（.txt、.pdf 或 .docx）。",
+                      "The library has no reports yet: upload one above (.txt, .pdf or .docx)."),
+}
+QUESTION_DEFAULTS = {"limit": MAX_QUESTION_CHARS, "chars": 0}
+
+# A refused upload, by code: (Chinese, English), each after the file's name.
+UPLOAD = {
+    "file_too_large": (f"文件太大（上限 {MB} MB），请确认是报告文件。",
+                       f"is over the {MB} MB limit: check that it is the report file."),
+    "empty_file": ("文件是空的。", "is empty."),
+    "unsupported_type": ("不支持 {suffix} 文件，只接受 .txt、.pdf、.docx。",
+                         "is a {suffix} file, which the library does not read: upload a " + ACCEPTED + " file."),
+    "not_text": ("不是文本文件，也不是报告（例如是图片）。", f"is not text (an image?): upload the report as {ACCEPTED}."),
+    "not_chinese": ("看起来不是中文报告。", "does not look like a Chinese report."),
+    "not_a_report": ("看起来不是政府工作报告。", "does not look like a government work report."),
+    "unreadable_pdf": ("无法作为 PDF 读取：文件可能已损坏，或者并不是 PDF。",
+                       "cannot be read as a PDF: it may be damaged, or not a PDF at all."),
+    "pdf_password": ("PDF 有密码保护，请另存一份无密码的副本再上传。",
+                     "is password-protected: save an unprotected copy and upload that."),
+    "scanned_pdf": ("PDF 没有文字层（像是扫描件），需要先做文字识别（OCR）。",
+                    "has no text layer (it looks scanned): it needs OCR first."),
+    "unreadable_docx": ("无法作为 .docx 读取，请用 Word 或 WPS 重新另存为 .docx。",
+                        "cannot be read as a .docx file: save it again as .docx in Word or WPS."),
+    "report_too_long": ("文字太多，不像一份政府工作报告，请确认是报告文件。",
+                        "has far more text than a government work report: check that it is the right file."),
+    "unreadable_file": ("无法读取这个文件。", "cannot be read."),
+    "not_a_file": ("不是普通文件。", "is not a regular file."),
+    "store_error": ("资料库暂时无法写入，请稍后再试。", "could not be stored: the library cannot be written now; try again later."),
+}
+NO_FILE = ("没有收到文件，请重试。", "No file arrived; please try again.")
+INTERNAL = ("内部错误，请重试。", "Internal error; please try again.")
+
+
+def question_refusal(error) -> tuple[str, str]:
+    """(Chinese, English) for a refused question."""
+    zh, en = QUESTION.get(error.code, (QUESTION["bad_question"][0], str(error)))
+    facts = {**QUESTION_DEFAULTS, **getattr(error, "details", {})}
+    return zh.format(**facts), en.format(**facts)
+
+
+def upload_refusal(error, name: str) -> tuple[str, str]:
+    """(Chinese, English) for a refused upload of the file `name`, without the library's wording."""
+    zh, en = UPLOAD.get(error.code, ("无法添加这个文件。", "could not be added."))
+    facts = {"suffix": "", **getattr(error, "details", {})}
+    facts["suffix"] = facts["suffix"] or "无扩展名 extensionless"
+    return f"{name}：{zh.format(**facts)}", f"{name} {en.format(**facts)}"
