@@ -27,8 +27,10 @@ ARTIFACTS = ROOT / "tests" / "artifacts"
 DOCS_SCREENSHOT = ROOT / "docs" / "screenshot.png"
 # The system Chromium (browsers cannot be downloaded here); REPORT_QA_CHROMIUM names another one.
 CHROMIUM = os.environ.get("REPORT_QA_CHROMIUM") or shutil.which("chromium") or "/usr/bin/chromium"
-CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--no-first-run", "--disable-background-networking",
+CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--no-first-run", "--disable-background-networking",
                  "--disable-component-update", "--disable-sync"]
+DESKTOP, PHONE = (1366, 900), (390, 844)
+VIEWPORTS = {"desktop": DESKTOP, "phone": PHONE}
 START_TIMEOUT = 180
 ANSWER_TIMEOUT = 30_000      # ms, Playwright
 
@@ -80,10 +82,10 @@ def _free_port() -> int:
 
 
 @contextlib.contextmanager
-def running_app(*args: str, log_name: str = "app.log"):
-    """app.py with `args` on a free port, once it says Ready and serves the page; stopped after."""
+def running_app(*args: str, log_name: str = "app.log", port: int | None = None):
+    """app.py with `args` on `port` (else a free one), once it says Ready and serves the page; stopped after."""
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
-    port = _free_port()
+    port = port or _free_port()
     log_path = ARTIFACTS / log_name
     log = open(log_path, "w")
     started = time.monotonic()
@@ -145,17 +147,60 @@ def browser(chromium, server):
         b.close()
 
 
+# Whether CJK text in an element is drawn with real glyphs: two different characters drawn in the
+# element's own font give different pixels, where tofu (the missing-glyph box) gives the same ones.
+TOFU_JS = """(el) => {
+  const chars = [...new Set([...el.textContent].filter(c => /[\\u4e00-\\u9fff]/.test(c)))].slice(0, 2);
+  if (chars.length < 2) return null;
+  const canvas = document.createElement('canvas');
+  canvas.width = canvas.height = 64;
+  const ctx = canvas.getContext('2d');
+  ctx.font = `40px ${getComputedStyle(el).fontFamily}`;
+  const draw = c => { ctx.clearRect(0, 0, 64, 64); ctx.fillText(c, 4, 48);
+                      return ctx.getImageData(0, 0, 64, 64).data.join(','); };
+  return draw(chars[0]) === draw(chars[1]);
+}"""
+# Every aria-label on the page: a label is plain text, never markup or escaped markup.
+ARIA_LABELS_JS = "() => [...document.querySelectorAll('[aria-label]')].map(e => e.getAttribute('aria-label'))"
+REPLY = "#qa-chat .qa-reply:not(.qa-pending)"
+
+
+def axe_violations(page) -> list:
+    """axe-core's WCAG 2.x A/AA violations on the page as it is now (contrast, roles, labels)."""
+    import axe_playwright_python
+    page.evaluate((Path(axe_playwright_python.__file__).parent / "axe.min.js").read_text())
+    found = page.evaluate("axe.run(document, {runOnly: {type: 'tag', values: ['wcag2a', 'wcag2aa', 'wcag21aa']}})")
+    return [(v["id"], [n["target"] for n in v["nodes"]][:5]) for v in found["violations"]]
+
+
+def in_view(page, selector: str) -> bool:
+    """`selector`'s element is inside the viewport and nothing covers its middle."""
+    return page.evaluate("""(sel) => {
+      const e = document.querySelector(sel);
+      if (!e) return false;
+      const r = e.getBoundingClientRect();
+      if (r.top < 0 || r.bottom > innerHeight || r.left < 0 || r.right > innerWidth || !r.height) return false;
+      const hit = document.elementFromPoint(r.left + Math.min(r.width, 40) / 2, r.top + r.height / 2);
+      return !!hit && (hit === e || e.contains(hit) || hit.contains(e));
+    }""", selector)
+
+
 class Chat:
     """One browser tab on the app, recording every dialog the page tries to open."""
 
-    def __init__(self, browser, url, viewport=(1280, 1000)):
-        self.page = browser.new_page(viewport={"width": viewport[0], "height": viewport[1]})
+    def __init__(self, browser, url, viewport=DESKTOP, page=None):
+        self.page = page or browser.new_page(viewport={"width": viewport[0], "height": viewport[1]})
+        self.url = url
         self.dialogs: list[str] = []
         self.page.on("dialog", self._dialog)
-        self.page.goto(url + "/")
+        self.open()
+        self.replies = self.page.locator(REPLY)
+
+    def open(self):
+        self.page.goto(self.url + "/")
         self.box = self.page.locator("#qa-question textarea")
         self.box.wait_for(timeout=ANSWER_TIMEOUT)
-        self.replies = self.page.locator("#qa-chat .qa-reply")
+        self.page.wait_for_timeout(800)                    # the page's load events (restore) run
 
     def _dialog(self, d):
         self.dialogs.append(d.message)
@@ -170,20 +215,15 @@ class Chat:
     def wait_reply(self, before: int):
         """The reply that follows `before` replies, once the box is usable again."""
         self.page.wait_for_function(
-            "n => document.querySelectorAll('#qa-chat .qa-reply').length > n", arg=before,
-            timeout=ANSWER_TIMEOUT)
+            "([sel, n]) => document.querySelectorAll(sel).length > n", arg=[REPLY, before], timeout=ANSWER_TIMEOUT)
         self.page.wait_for_function(
             "() => { const t = document.querySelector('#qa-question textarea'); return t && !t.disabled; }",
             timeout=ANSWER_TIMEOUT)
+        self.page.wait_for_timeout(300)                    # the turn is stored in the tab
         return self.replies.nth(before)
 
     def ask(self, question: str):
         return self.wait_reply(self.submit(question))
-
-    def open_panels(self):
-        for panel in ("#qa-sources-panel", "#qa-context-panel"):
-            if not self.page.locator(panel).locator(".qa-sources, .qa-context, .qa-empty").first.is_visible():
-                self.page.locator(panel).get_by_role("button").first.click()
 
     def close(self):
         self.page.close()
@@ -195,14 +235,18 @@ def test_help_lists_the_options():
     out = subprocess.run([sys.executable, "app.py", "--help"], cwd=ROOT, capture_output=True, text=True,
                          timeout=60)
     assert out.returncode == 0, out.stderr
-    for option in ("--host", "--port", "--model", "--index-dir", "--top-k", "--report", "--library"):
+    for option in ("--host", "--port", "--model", "--index-dir", "--top-k", "--report", "--library", "--store",
+                   "--share"):
         assert option in out.stdout
-    assert "127.0.0.1" in out.stdout
+    assert "127.0.0.1" in out.stdout and "default: off" in out.stdout
 
 
-def test_start_says_when_ready_on_localhost(server):
+def test_start_says_when_ready_where_and_with_what(server):
+    """The startup line: where to open the page, the library and how many reports it holds."""
     log = server.log.read_text()
-    assert f"Ready: http://127.0.0.1:{server.port}" in log
+    ready = next(line for line in log.splitlines() if line.startswith("Ready:"))
+    assert ready.startswith(f"Ready: http://127.0.0.1:{server.port}")
+    assert "library " in ready and ": 1 report " in ready and "gradio.live" not in log
     assert "Traceback" not in log
 
 
@@ -290,31 +334,30 @@ def test_browser_chat_end_to_end(server, browser, client):
     page = chat.page
     page.evaluate("() => { delete window.__xss; }")
 
-    # A Chinese question: the span, prominent; the quote with the span marked; the section.
+    # A Chinese question: the span, prominent, with its [1]; the quote with the span marked; the section.
     reply = chat.ask(TECH_Q)
     assert TECH_SPAN in reply.locator(".qa-answer").inner_text()
     assert "答案 Answer" in reply.inner_text()
     cite = reply.locator(".qa-cite").first
-    assert TECH_SPAN in cite.locator("mark.qa-span").inner_text()
+    assert TECH_SPAN in cite.locator("summary mark.qa-span").inner_text()
     assert "[1]" in cite.inner_text() and TECH_SECTION in cite.locator(".qa-section").inner_text()
     assert "(henan-2024)" in cite.locator(".qa-report").inner_text()      # which report it quotes
 
-    # Sources and the passage in its place in the report.
-    chat.open_panels()
-    sources = page.locator("#qa-sources")
+    # [1] opens the citation in place: the sentence highlighted in its paragraph.
+    reply.locator("a.qa-ref", has_text="[1]").click()
+    assert cite.evaluate("e => e.open")
+    assert TECH_SPAN in cite.locator(".qa-context mark.qa-span").inner_text()
+    # The passages it was drawn from sit with the answer.
+    reply.locator(".qa-sources summary").click()
+    sources = reply.locator(".qa-sources")
     assert TECH_SECTION in sources.inner_text() and "分数 Score" in sources.inner_text()
     assert sources.locator("li").count() == 5
-    context = page.locator("#qa-context")
-    assert TECH_SPAN in context.locator(".qa-context mark.qa-span").inner_text()
     page.wait_for_timeout(300)
     page.screenshot(path=str(ARTIFACTS / "chat-answer.png"), full_page=True)
-    if os.environ.get("UPDATE_SCREENSHOT") or not DOCS_SCREENSHOT.exists():
-        DOCS_SCREENSHOT.parent.mkdir(exist_ok=True)
-        page.screenshot(path=str(DOCS_SCREENSHOT), full_page=True)
-    page.locator("#qa-context summary").click()                 # the whole report, scrolled to the quote
-    assert TECH_SPAN in context.locator(".qa-fulltext mark.qa-span").inner_text()
-    page.wait_for_function("() => document.querySelector('#qa-context .qa-fulltext').scrollTop > 0",
-                           timeout=5000)
+    cite.locator("button[data-act=text]").click()                 # the whole report, scrolled to the quote
+    cite.locator(".qa-fulltext mark.qa-span").wait_for(timeout=ANSWER_TIMEOUT)
+    assert TECH_SPAN in cite.locator(".qa-fulltext mark.qa-span").inner_text()
+    page.wait_for_function("() => document.querySelector('#qa-t1-c1 .qa-fulltext').scrollTop > 0", timeout=5000)
 
     # An English question: the chat shows exactly what the engine answers.
     expected = client.predict(ENGLISH_Q, api_name="/ask")
@@ -329,10 +372,10 @@ def test_browser_chat_end_to_end(server, browser, client):
     reply = chat.ask(UNANSWERABLE_Q)
     text = reply.inner_text()
     assert "报告中没有这个问题的答案" in text and "The report does not answer this question" in text
-    assert "Closest passages" in text and reply.locator("li").count() >= 1
+    assert "Closest passages below" in text and reply.locator("li").count() >= 1
     assert reply.locator(".qa-answer").count() == 0
 
-    # HTML in the question is shown as text and nothing in it runs: not in the chat, not in Sources.
+    # HTML in the question is shown as text and nothing in it runs: not in the chat, not in its sources.
     # (It asks about something, so that it is searched and shown with its passages.)
     hostile = f"经济增长目标 {XSS_IMG} {XSS_SCRIPT} **bold** $$x^2$$ ${{7*7}}"
     chat.ask(hostile)
@@ -340,13 +383,12 @@ def test_browser_chat_end_to_end(server, browser, client):
     assert chat.dialogs == []
     assert page.evaluate("() => window.__xss") is None
     assert page.locator("img[src='x']").count() == 0
-    assert page.locator("#qa-chat script, #qa-sources script, #qa-context script").count() == 0
+    assert page.locator("#qa-chat script").count() == 0
     user_text = page.locator("#qa-chat .qa-user").last.inner_text()
     assert XSS_IMG in user_text and XSS_SCRIPT in user_text and "**bold** $$x^2$$ ${7*7}" in user_text
-    assert XSS_IMG in page.locator("#qa-sources").inner_text()
     page.screenshot(path=str(ARTIFACTS / "chat-xss.png"), full_page=True)
 
-    # Empty and 10,000-character questions: a clear message as the reply.
+    # Empty and 10,000-character questions: a clear message as the reply, in both languages.
     reply = chat.ask("")
     assert "请输入一个关于报告的问题" in reply.inner_text() and "empty" in reply.inner_text()
     reply = chat.ask("长" * 10_000)
@@ -359,30 +401,120 @@ def test_browser_chat_end_to_end(server, browser, client):
     chat.box.focus()
     for _ in range(6):
         page.keyboard.press("Enter")
-    reply = chat.wait_reply(before)
+    chat.wait_reply(before)
     page.wait_for_timeout(1500)
     new = [chat.replies.nth(i).inner_text() for i in range(before, chat.replies.count())]
     assert new and all(TECH_SPAN in t for t in new), new
-    assert "Searching the report" not in page.locator("#qa-chat").inner_text()
+    assert "Searching the reports" not in page.locator("#qa-chat").inner_text()
     assert chat.box.is_editable()
 
-    # An example question runs when clicked; Clear empties the chat.
+    # An example question runs when clicked.
     before = chat.replies.count()
     page.locator("#qa-examples button", has_text="2024年经济增长的预期目标是多少？").click()
     assert "5.5%" in chat.wait_reply(before).locator(".qa-answer").inner_text()
-    page.locator("#qa-clear").click()
-    page.wait_for_function("() => document.querySelectorAll('#qa-chat .qa-reply').length === 0",
-                           timeout=ANSWER_TIMEOUT)
-    assert "提问后" in page.locator("#qa-sources").inner_text()
+    _every_citation_opens_its_own(page)
 
+    # The conversation survives a reload, each answer with its evidence; Clear forgets it.
+    shown = "() => [...document.querySelectorAll('#qa-chat .qa-user, #qa-chat .qa-answer, #qa-chat summary')]" \
+            ".map(e => e.innerText)"
+    turns = page.evaluate(shown)
+    chat.open()
+    assert len(turns) > 20 and page.evaluate(shown) == turns
+    _every_citation_opens_its_own(page)
+    page.locator("#qa-clear").click()
+    page.wait_for_function("() => document.querySelectorAll('#qa-chat .qa-turn').length === 0",
+                           timeout=ANSWER_TIMEOUT)
+    page.wait_for_timeout(500)
+    chat.open()
+    assert page.locator("#qa-chat .qa-turn").count() == 0
     assert page.locator(".toast-body").count() == 0
     assert chat.dialogs == [] and page.evaluate("() => window.__xss") is None
-    page.screenshot(path=str(ARTIFACTS / "chat-end.png"), full_page=True)
+    chat.close()
+
+
+def _every_citation_opens_its_own(page):
+    """Each [n] of every answer in the conversation, clicked, opens citation n of its own answer."""
+    refs = page.locator("#qa-chat a.qa-ref")
+    assert refs.count() >= 3
+    for i in range(refs.count()):
+        ref = refs.nth(i)
+        target = ref.get_attribute("href")
+        turn = ref.evaluate("a => a.closest('.qa-turn').id")
+        page.evaluate("t => document.querySelector(t).open = false", target)
+        ref.click()
+        opened = page.locator(f"#qa-chat {target}")
+        assert opened.evaluate("e => e.open"), target
+        assert opened.evaluate("e => e.closest('.qa-turn').id") == turn
+        assert opened.locator(".qa-context mark.qa-span").count() >= 1
+        box = opened.bounding_box()
+        assert box and box["y"] < page.viewport_size["height"] and box["y"] + box["height"] > 0   # brought into view
+
+
+@pytest.mark.parametrize("screen", VIEWPORTS)
+def test_first_screen_shows_the_question_box_and_the_library(server, browser, client, screen):
+    """Without scrolling: the question box with a question this library answers, and a header saying
+    which reports are loaded; the introduction folds away after the first question."""
+    chat = Chat(browser, server.url, viewport=VIEWPORTS[screen])
+    page = chat.page
+    assert page.evaluate("() => window.scrollY") == 0, "the page must open at its title"
+    assert in_view(page, "#qa-question textarea"), "the question box must be in view"
+    hint = chat.box.get_attribute("placeholder")
+    assert hint.startswith("例如 e.g. ")
+    assert client.predict(hint.removeprefix("例如 e.g. "), api_name="/ask")["found"], hint
+    status = page.locator("#qa-status").inner_text()
+    assert "已载入 1 份报告" in status and "1 report loaded" in status and "2024年河南政府工作报告" in status
+    assert "Asking all" in status
+    # On a phone the box does not take the focus (the keyboard would cover the page); on a desktop it does.
+    focused = page.evaluate("() => document.activeElement?.closest('#qa-question') !== null")
+    assert focused == (screen == "desktop")
+    assert page.locator("#qa-intro details").evaluate("e => e.open")
+    page.screenshot(path=str(ARTIFACTS / f"first-screen-{screen}.png"))
+
+    reply = chat.ask("新能源汽车产业集群有哪些重点项目？")                 # a long reply
+    assert not page.locator("#qa-intro details").evaluate("e => e.open")
+    page.wait_for_timeout(800)
+    # Its headline is in view, and the question box (kept at the screen's bottom) does not cover it.
+    headline = reply.locator(".qa-label, .qa-notfound-head").first
+    box = headline.bounding_box()
+    assert box and 0 <= box["y"] and box["y"] + box["height"] <= VIEWPORTS[screen][1], f"headline off screen: {box}"
+    x, y = box["x"] + min(box["width"], 40) / 2, box["y"] + box["height"] / 2
+    assert page.evaluate("([x, y]) => !!document.elementFromPoint(x, y)?.closest('.qa-reply')", [x, y])
+    assert in_view(page, "#qa-question textarea")
+    page.screenshot(path=str(ARTIFACTS / f"first-answer-{screen}.png"))
+    if screen == "desktop" and (os.environ.get("UPDATE_SCREENSHOT") or not DOCS_SCREENSHOT.exists()):
+        chat.ask(TECH_Q)
+        page.locator("#qa-chat a.qa-ref").last.click()
+        page.wait_for_timeout(400)
+        page.screenshot(path=str(DOCS_SCREENSHOT), full_page=True)
+    chat.close()
+
+
+@pytest.mark.parametrize("screen", VIEWPORTS)
+def test_keyboard_labels_and_contrast(server, browser, screen):
+    """Enter asks and Esc empties the box; labels are plain text; axe-core finds no WCAG A/AA
+    violation (contrast, roles, names) with an answer and its citation open."""
+    chat = Chat(browser, server.url, viewport=VIEWPORTS[screen])
+    page = chat.page
+    chat.box.fill("整车产量是多少？")
+    chat.box.press("Escape")
+    assert chat.box.input_value() == ""
+    reply = chat.ask("整车产量是多少？")                                # Enter
+    assert "100万辆" in reply.locator(".qa-answer").inner_text()
+    reply.locator("a.qa-ref").first.click()
+    assert page.locator("#qa-chat [role=log]").count() == 1
+    assert reply.get_attribute("role") == "group" and reply.get_attribute("aria-label")
+    labels = page.evaluate(ARIA_LABELS_JS)
+    assert labels and not [lb for lb in labels if "<" in lb or "&lt;" in lb or "&amp;" in lb or "&gt;" in lb]
+    assert axe_violations(page) == []
+    page.get_by_role("tab", name="主要指标 Key figures").click()
+    page.locator("#qa-figures-table tbody tr").first.wait_for(timeout=ANSWER_TIMEOUT)
+    assert axe_violations(page) == []
     chat.close()
 
 
 def test_browser_sessions_do_not_mix(server, browser):
-    """Three tabs ask at the same time; each chat shows only its own question and answer."""
+    """Three tabs ask at the same time; each chat shows only its own question and answer, also after
+    a reload (each tab keeps its own conversation)."""
     asks = {"2024年经济增长的预期目标是多少？": "5.5%", TECH_Q: TECH_SPAN, "整车产量是多少？": "100万辆"}
     chats = [Chat(browser, server.url) for _ in asks]
     befores = [chat.submit(q) for chat, q in zip(chats, asks)]
@@ -391,70 +523,29 @@ def test_browser_sessions_do_not_mix(server, browser):
         assert span in reply.locator(".qa-answer").inner_text()
         assert chat.replies.count() == 1
         assert chat.page.locator("#qa-chat .qa-user").all_inner_texts() == [question]
-    for chat in chats:
+    for chat, question in zip(chats, asks):
+        chat.open()
+        assert chat.page.locator("#qa-chat .qa-user").all_inner_texts() == [question]
         chat.close()
 
 
-PHONE = (390, 844)
-
-
-def _covers_messages(page) -> list:
-    """Visible elements reading "对话 Chat" that overlap a chat message (a floating label)."""
-    return page.evaluate("""() => {
-      const hit = (a, b) => a.left < b.right && b.left < a.right && a.top < b.bottom && b.top < a.bottom;
-      const msgs = [...document.querySelectorAll('#qa-chat .qa-user, #qa-chat .qa-reply')]
-        .map(m => m.getBoundingClientRect());
-      const label = e => e.textContent.trim() === '对话 Chat';
-      return [...document.querySelectorAll('#qa-chat, #qa-chat *')]
-        .filter(e => label(e) && ![...e.children].some(label) && e.offsetParent)
-        .filter(e => msgs.some(m => hit(e.getBoundingClientRect(), m)))
-        .map(e => e.outerHTML);
-    }""")
-
-
-def test_phone_page_opens_at_the_top_and_shows_the_answer_headline(server, browser):
-    chat = Chat(browser, server.url, viewport=PHONE)
-    page = chat.page
-    page.wait_for_timeout(1500)                                  # let on-load scripts run
-    assert page.evaluate("() => window.scrollY") == 0, "the page must open at its title"
-    assert page.evaluate("() => document.activeElement?.tagName") != "TEXTAREA"
-    page.screenshot(path=str(ARTIFACTS / "phone-open.png"))
-
-    reply = chat.ask(TECH_Q)
-    chat.ask("新能源汽车产业集群有哪些重点项目？")                 # a long reply after the first
-    reply = chat.replies.last
-    page.wait_for_timeout(800)
-    headline = reply.locator(".qa-label, .qa-notfound-head").first
-    box = headline.bounding_box()
-    assert box and 0 <= box["y"] and box["y"] + box["height"] <= PHONE[1], f"headline off screen: {box}"
-    # Nothing (the chat's scroll box, a label) hides it: the topmost element there is the headline.
-    x, y = box["x"] + min(box["width"], 40) / 2, box["y"] + box["height"] / 2
-    assert page.evaluate("([x, y]) => !!document.elementFromPoint(x, y)?.closest('.qa-reply')", [x, y])
-    page.screenshot(path=str(ARTIFACTS / "phone-answer.png"))
-
-    # The chat's own scroll box half-way down, its top edge on screen: messages pass under its top.
-    scrolled = page.evaluate("""() => {
-      document.querySelector('#qa-chat').scrollIntoView({block: 'start'});
-      const box = [...document.querySelectorAll('#qa-chat *')].find(e => e.scrollHeight > e.clientHeight + 50
-        && ['auto', 'scroll'].includes(getComputedStyle(e).overflowY));
-      if (!box) return false;
-      box.scrollTop = (box.scrollHeight - box.clientHeight) / 2;
-      return true;
-    }""")
-    assert scrolled, "the chat should scroll within its box"
-    page.wait_for_timeout(300)
-    assert _covers_messages(page) == []
-    page.screenshot(path=str(ARTIFACTS / "phone-scrolled.png"))
-    chat.close()
+def test_restart_on_the_same_port_at_once(server):
+    """A stopped server's connections wait in TIME_WAIT; the next start on its port must not fail."""
+    port = _free_port()
+    with running_app(port=port, log_name="app-restart-1.log") as first:
+        urllib.request.urlopen(first.url + "/", timeout=10).read()
+        urllib.request.urlopen(first.url + "/config", timeout=10).read()
+    with running_app(port=port, log_name="app-restart-2.log") as second:
+        assert f"Ready: http://127.0.0.1:{port}" in second.log.read_text()
 
 
 def test_example_questions_fit_a_library_without_the_bundled_report(library):
     """Examples about Henan would be near misses in a library of other provinces: they are about its
     first report instead, and they are answered from it."""
-    import app
+    from qa.web.shelf import EXAMPLES, example_questions
     others = [r for r in library.reports() if r.id != "henan-2024"]
-    assert app.example_questions(library.reports()) == app.EXAMPLES
-    shown = app.example_questions(others)
+    assert example_questions(library.reports()) == EXAMPLES
+    shown = example_questions(others)
     assert not any("河南" in q or "Henan" in q for q in shown)
     for q in shown:
         assert library.ask(q, report=others[0].id).found, q
@@ -462,23 +553,49 @@ def test_example_questions_fit_a_library_without_the_bundled_report(library):
 
 def test_key_figures_of_a_picked_report_removed_meanwhile_fall_back_to_the_library(library):
     """A page loaded before `python -m qa remove` still has the report picked: no error badge."""
-    import app
-    engine = app.Engine(library, 5)
-    assert {f.report for f in engine.figures(["gone-2020"])} == {r.id for r in library.reports()}
-    assert {f.report for f in engine.figures(["gone-2020", "jilin-2025"])} == {"jilin-2025"}
+    from qa.web.shelf import Shelf
+    shelf = Shelf(library, 5)
+    assert {f.report for f in shelf.figures(["gone-2020"])} == {r.id for r in library.reports()}
+    assert {f.report for f in shelf.figures(["gone-2020", "jilin-2025"])} == {"jilin-2025"}
 
 
 def test_an_answer_from_several_picked_reports_points_to_compare(library):
-    import app
-    engine = app.Engine(library, 5)
-    ans = engine.ask("城镇新增就业目标是多少？", report=["henan-2024", "jilin-2025"])
+    from qa.web.render import render_answer
+    from qa.web.shelf import Shelf
+    shelf = Shelf(library, 5)
+    ans = shelf.ask("城镇新增就业目标是多少？", report=["henan-2024", "jilin-2025"])
     assert ans.found
-    assert "use the Compare tab" in app.render_answer(ans, engine, asked=2)
-    assert "Compare" not in app.render_answer(ans, engine, asked=1)
+    assert "use the Compare tab" in render_answer(ans, shelf, asked=2)
+    assert "Compare" not in render_answer(ans, shelf, asked=1)
 
 
 def test_actual_to_target_values_keep_their_hedges(qa):
-    import app
     from qa.figures import actual_target_pairs
-    shown = {a.indicator: (app.stated_value(a), app.stated_value(t)) for a, t in actual_target_pairs(qa.figures("henan-2024"))}
+    shown = {a.indicator: (a.stated, t.stated) for a, t in actual_target_pairs(qa.figures("henan-2024"))}
     assert shown["工业投资"] == ("8.9%", "10%以上") and shown["粮食产量"] == ("1324.9亿斤", "1300亿斤以上")
+    fig = next(f for f in qa.figures("henan-2024") if f.indicator == "工业投资" and f.kind == "target")
+    c = fig.citation()
+    text = qa.text_of("henan-2024")
+    assert text[c.start:c.end] == fig.quote and text[c.span_start:c.span_end] == fig.value
+
+
+def test_a_refusal_is_told_by_its_reason_code(qa):
+    """The page's words for a refused question come from the error's code and details."""
+    from qa.errors import ReportQAError
+    from qa.web.render import render_error
+    for question, zh, en in (("  ", "请输入一个关于报告的问题", "empty"),
+                             ("长" * 700, "问题太长（700 字）", "700 characters")):
+        with pytest.raises(ReportQAError) as e:
+            qa.ask(question)
+        shown = render_error(e.value)
+        assert zh in shown and en in shown
+
+
+def test_the_opening_of_a_report_is_named_not_dashed(qa):
+    """Passages before a report's first heading have no section: the page calls it the opening."""
+    from qa.web.render import OPENING, render_sources
+    from qa.web.shelf import Shelf
+    ans = qa.ask("向大会报告工作，请予审议")
+    assert any(not p.section for p in ans.passages)
+    shown = render_sources(ans, Shelf(qa, 5))
+    assert OPENING in shown and "<b>—</b>" not in shown

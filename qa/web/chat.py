@@ -1,6 +1,7 @@
 """The chat tab: the conversation, the question box, example questions.
 
-The conversation is a list of turns ({"q": typed question, "html": the reply as rendered}) that the
+The conversation is a list of turns ({"q": the question typed, cut short; "chars": its length;
+"html": the reply as rendered; "asked": whether the engine took it}) that the
 browser keeps in its tab's sessionStorage: it survives a reload, each tab has its own, and Clear
 forgets it.  Each reply carries its own evidence (the [n] links open its citations in place), so
 nothing in the page depends on which answer came last.  The earlier questions go to the engine as
@@ -59,7 +60,7 @@ class Intro:
 
 
 def render_log(turns: list[dict], pending: str | None = None) -> str:
-    items = [render_turn(i, t.get("q", ""), t.get("html", "")) for i, t in enumerate(turns, 1)]
+    items = [render_turn(i, t["q"], t["html"], t["chars"]) for i, t in enumerate(turns, 1)]
     if pending is not None:
         items.append(render_turn(len(turns) + 1, pending, SEARCHING))
     body = "".join(items) or EMPTY_LOG
@@ -70,7 +71,8 @@ def clean_turns(turns) -> list[dict]:
     """The stored turns as the browser sent them back, keeping only what the page wrote."""
     if not isinstance(turns, list):
         return []
-    return [{"q": str(t.get("q", "")), "html": str(t.get("html", "")), "asked": bool(t.get("asked"))}
+    return [{"q": str(t.get("q", "")), "html": str(t.get("html", "")), "asked": bool(t.get("asked")),
+             "chars": t["chars"] if isinstance(t.get("chars"), int) else 0}
             for t in turns if isinstance(t, dict)][-MAX_TURNS:]
 
 
@@ -131,7 +133,7 @@ def chat_tab(gr, shelf, picker):
         yield (render_log(done, pending=question), gr.update(value="", interactive=False),
                gr.update(interactive=False), gr.update(), gr.update())
         reply, asked = reply_to(shelf, question, picked, done, len(done) + 1)
-        done = (done + [{"q": echo(question), "html": reply, "asked": asked}])[-MAX_TURNS:]
+        done = (done + [{"q": echo(question), "html": reply, "asked": asked, "chars": len(question)}])[-MAX_TURNS:]
         yield (render_log(done), gr.update(value="", interactive=True), gr.update(interactive=True), done,
                intro(folded=True))
 

@@ -117,19 +117,21 @@ def refs(n: int, turn: int) -> str:
                    f'aria-label="引用 {i} Citation {i}">[{i}]</a>' for i in range(1, n + 1))
 
 
-def render_user(question: str) -> str:
-    """The user's question as they typed it (escaped); a very long one is shown cut short."""
+def render_user(question: str, chars: int | None = None) -> str:
+    """The user's question as they typed it (escaped); a very long one (`chars` long, when the
+    question was kept cut short) is shown cut short."""
+    chars = max(chars or 0, len(question))
     if not question.strip():
         return '<div class="qa-user qa-empty">（空 empty）</div>'
-    if len(question) > USER_SHOWN_CHARS:
+    if chars > USER_SHOWN_CHARS:
         return (f'<div class="qa-user">{esc_lines(question[:USER_SHOWN_CHARS])}…'
-                f'<div class="qa-meta">（共 {len(question):,} 字 {len(question):,} characters in all）</div></div>')
+                f'<div class="qa-meta">（共 {chars:,} 字 {chars:,} characters in all）</div></div>')
     return f'<div class="qa-user">{esc_lines(question)}</div>'
 
 
-def render_turn(turn: int, question: str, reply: str) -> str:
+def render_turn(turn: int, question: str, reply: str, chars: int | None = None) -> str:
     return (f'<article class="qa-turn" id="qa-t{turn}" aria-label="第 {turn} 问 Question {turn}">'
-            f'{render_user(question)}{reply}</article>')
+            f'{render_user(question, chars)}{reply}</article>')
 
 
 def understood(ans, typed: str) -> str:
