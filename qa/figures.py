@@ -55,6 +55,10 @@ FINISHED = re.compile(r"(?:获批|建成|投用|投产|落地|完成|开通|启�
 # A number that names or dates something rather than measures it.
 NOT_A_FIGURE_AFTER = re.compile(r"\s*(?:年(?!以上)|月|日|周年|届|版|岁|号|期|代|级|强|[A-Za-zⅠ-Ⅻ]|\.(?!\d))")
 YEAR_RE = re.compile(r"(?<!\d)(?:19|20)\d\d(?!\d)")
+# A service number (12345 热线, 12345市民服务热线) names a line, it does not measure anything.
+SERVICE_NUMBER_AFTER = re.compile(r"\s*[^\d，。；、\s]{0,6}?热线")
+# "是十年前的3倍": a multiple of the previous figure's subject, which the clause does not repeat.
+MULTIPLE_OF = re.compile(r"是[^，。；]*的")
 ORDINAL_BEFORE = re.compile(r"第\s*$")
 
 # Words between the indicator and the number.  Direction words record a change, bound words
@@ -280,6 +284,10 @@ def _is_name_or_date(m: re.Match, before: str, after: str) -> bool:
         return True                                   # 前 1‰, PM2.5, 5G's neighbours
     if re.match(r"\s*[A-Za-z]", after):
         return True                                   # 5G, 6G
+    if not unit and SERVICE_NUMBER_AFTER.match(after):
+        return True                                   # 12345热线
+    if not unit and ORDINAL_BEFORE.search(before) and re.match(r"\s*的", after):
+        return True                                   # "全国第4的地位": a rank as an attribute
     return bool(re.fullmatch(r"\s*", before) and re.match(r"\.", after))   # 1.医疗卫生方面
 
 
@@ -395,6 +403,8 @@ def _indicator(head: str, after: str, n: _Number, previous: str) -> tuple[str, l
         return (flow.group() if flow else "") + counted, _tail_words(verb), counted
     if counted and _unit(n) in COUNT_UNITS:
         return subject + counted, _tail_words(verb), counted     # 出台服务业高质量发展30条措施
+    if MULTIPLE_OF.fullmatch(subject) and previous:
+        return previous, _tail_words(verb), ""        # "…1.7亿户，是十年前的3倍": the same subject, again
     if not subject or ELLIPTIC.match(subject) or ELLIPTIC.match(verb):
         if ELLIPTIC.match(subject) and subject.startswith("总"):
             previous = LEAD_FLOW.sub("", previous)    # a total is a stock: 新增 no longer applies
@@ -449,7 +459,9 @@ def _finish(fig: dict, section, period, year, report, text, s_start) -> Figure:
     if ORDINAL_BEFORE.search(text[max(s_start, n.start - 3):n.start]):
         qualifier = " ".join(filter(None, [qualifier, "第"]))
     q_start, q_end = fig["quote"]
-    return Figure.cite(text, q_start, q_end, indicator=fig["indicator"], value=value,
+    # "由全国第11位跃升至第5位": the next rank's 第 is not part of what this one measures.
+    indicator = re.sub(r"第$", "", fig["indicator"]) if "第" in qualifier.split() else fig["indicator"]
+    return Figure.cite(text, q_start, q_end, indicator=indicator, value=value,
                        number=float(re.match(NUM, value).group()), unit=_unit(n), qualifier=qualifier,
                        kind=kind, year=fig_year, section=section, report=report)
 

@@ -241,3 +241,16 @@ def test_an_item_that_happened_is_not_part_of_the_next_figure_s_indicator():
     assert trains.indicator == "开行班列" and trains.quote == "全年开行班列909列"
     gdp = find(corpus_figures("national-2023"), "121", "121万亿元")
     assert (gdp.indicator, gdp.qualifier, gdp.kind) == ("国内生产总值", "达到", "other")
+
+
+def test_service_numbers_multiples_and_ranks_are_not_junk_indicators():
+    """What the key-figures table used to show as indicators: a hotline number as a target, "是正常消纳能力的"
+    as what a multiple measures, a rank as "地位进一步巩固 4 第", the next rank's 第 in an indicator."""
+    figures = [f for rid in ("jilin-2025", "fujian-2025", "hebei-2025", "beijing-2025", "national-2023")
+               for f in extract_figures(read_report(CORPUS / f"{rid}.txt"), rid)]
+    assert not [f for f in figures if f.value == "12345"]
+    assert not [f for f in figures if f.indicator.startswith("是") or f.indicator.endswith("第")]
+    assert not [f for f in figures if f.indicator == "地位进一步巩固"]
+    multiple = next(f for f in figures if f.report == "national-2023" and f.quote == "是十年前的3倍")
+    assert multiple.indicator == "市场主体总量"                          # as the held-out labels have it
+    assert any(f.report == "hebei-2025" and f.value == "1781" for f in figures)   # the hotline's count stays
