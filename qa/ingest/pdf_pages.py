@@ -9,13 +9,10 @@ Each character found gives its box on its page, and the boxes of one line are jo
 """
 from __future__ import annotations
 
-import logging
 import re
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
-
-log = logging.getLogger(__name__)
 
 # Characters the cleaned text drops or re-lays; the PDF's are dropped too before matching.
 IGNORED = re.compile(r"[\s\u200b-\u200d\u2060\ufeff\x00-\x1f]")
