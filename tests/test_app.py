@@ -412,6 +412,10 @@ def test_browser_chat_end_to_end(server, browser, client):
     before = chat.replies.count()
     page.locator("#qa-examples button", has_text="2024年经济增长的预期目标是多少？").click()
     assert "5.5%" in chat.wait_reply(before).locator(".qa-answer").inner_text()
+    # A follow-up is read in the light of the conversation, and the answer says how it was understood.
+    reply = chat.ask("那去年呢？")
+    assert "4.1%" in reply.locator(".qa-answer").inner_text()
+    assert "理解为 Understood as" in reply.locator(".qa-understood").inner_text()
     _every_citation_opens_its_own(page)
 
     # The conversation survives a reload, each answer with its evidence; Clear forgets it.
@@ -427,6 +431,8 @@ def test_browser_chat_end_to_end(server, browser, client):
     page.wait_for_timeout(500)
     chat.open()
     assert page.locator("#qa-chat .qa-turn").count() == 0
+    reply = chat.ask("那去年呢？")                       # nothing to follow once the conversation is forgotten
+    assert reply.locator(".qa-answer").count() == 0 and "follow-up" in reply.inner_text()
     assert page.locator(".toast-body").count() == 0
     assert chat.dialogs == [] and page.evaluate("() => window.__xss") is None
     chat.close()

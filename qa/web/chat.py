@@ -1,11 +1,13 @@
 """The chat tab: the conversation, the question box, example questions.
 
 The conversation is a list of turns ({"q": the question typed, cut short; "chars": its length;
-"html": the reply as rendered; "asked": whether the engine took it}) that the
+"html": the reply as rendered; "asked": the standalone question the engine answered, "" for a
+refusal}) that the
 browser keeps in its tab's sessionStorage: it survives a reload, each tab has its own, and Clear
 forgets it.  Each reply carries its own evidence (the [n] links open its citations in place), so
-nothing in the page depends on which answer came last.  The earlier questions go to the engine as
-the conversation's history.
+nothing in the page depends on which answer came last.  The earlier questions, as the engine
+understood them, go to it as the conversation's history, so a follow-up ("那去年呢？") is read in their
+light.
 """
 from __future__ import annotations
 
@@ -71,22 +73,23 @@ def clean_turns(turns) -> list[dict]:
     """The stored turns as the browser sent them back, keeping only what the page wrote."""
     if not isinstance(turns, list):
         return []
-    return [{"q": str(t.get("q", "")), "html": str(t.get("html", "")), "asked": bool(t.get("asked")),
+    return [{"q": str(t.get("q", "")), "html": str(t.get("html", "")), "asked": str(t.get("asked") or ""),
              "chars": t["chars"] if isinstance(t.get("chars"), int) else 0}
             for t in turns if isinstance(t, dict)][-MAX_TURNS:]
 
 
-def reply_to(shelf, question: str, picked, turns: list[dict], turn: int) -> tuple[str, bool]:
-    """The reply's HTML for one question, and whether the engine took it (a refusal is not history)."""
-    history = [t["q"] for t in turns if t.get("asked")][-HISTORY_TURNS:]
+def reply_to(shelf, question: str, picked, turns: list[dict], turn: int) -> tuple[str, str]:
+    """The reply's HTML for one question, and the standalone question the engine answered ("" for a
+    refusal, which is no turn of the conversation)."""
+    history = [t["asked"] for t in turns if t["asked"]][-HISTORY_TURNS:]
     try:
         ans = shelf.ask(question, report=picked, history=history)
-        return render_answer(ans, shelf, turn, asked=len(report_ids(picked) or ()), typed=question), True
+        return render_answer(ans, shelf, turn, asked=len(report_ids(picked) or ()), typed=question), ans.resolved
     except ReportQAError as e:
-        return render_error(e, question), False
+        return render_error(e, question), ""
     except Exception as e:  # never leave the page with a spinner and a locked box; the log has it
         log.exception("Internal error answering %r", question[:200])
-        return render_internal(type(e).__name__), False
+        return render_internal(type(e).__name__), ""
 
 
 def more(shelf, args) -> str:

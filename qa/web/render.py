@@ -11,7 +11,7 @@ import html
 from ..ask.extractor import NOT_FOUND
 from . import pdf
 from .shelf import USER_SHOWN_CHARS
-from .texts import question_refusal
+from .texts import declined, question_refusal
 
 NOT_FOUND_SHOWN = 3          # closest passages quoted in a not-found reply
 EXCERPT_CHARS = 220          # how much of each of those passages is shown
@@ -179,9 +179,9 @@ def render_others(others, shelf) -> str:
 
 
 def render_not_found(ans, shelf, turn: int = 1, typed: str = "") -> str:
+    zh, en = declined(getattr(ans, "reason", "") or "not_stated")
     parts = ['<div class="qa-reply" role="group" aria-label="回答 Answer">',
-             '<div class="qa-notfound-head">报告中没有这个问题的答案。 '
-             'The report does not answer this question.</div>', understood(ans, typed or ans.question)]
+             f'<div class="qa-notfound-head">{esc(zh)} {esc(en)}</div>', understood(ans, typed or ans.question)]
     reason = ans.message.replace(NOT_FOUND, "").strip(" ()") if ans.message else ""
     if reason:                       # a reason beyond "not found", without its "passages below"
         parts.append(f'<div class="qa-meta">{esc(reason)}</div>')

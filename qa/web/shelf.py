@@ -5,7 +5,6 @@ inside it), and the API test puts 24 clients on it at once.
 """
 from __future__ import annotations
 
-import inspect
 import logging
 import tempfile
 import time
@@ -34,9 +33,6 @@ EXAMPLES = [
 GENERAL_EXAMPLES = ["{place}{year}年经济增长的预期目标是多少？", "城镇新增就业目标是多少？",
                     "{last}年{place}粮食产量是多少？", "What was {place_en}'s GDP growth in {last}?",
                     "What is the {year} target for new urban jobs?"]
-# TODO(core): ReportQA.ask(history=) is being added by the lead; until it is in main the chat keeps
-# the earlier questions and does not pass them.  Remove this check once it is.
-ASKS_WITH_HISTORY = "history" in inspect.signature(ReportQA.ask).parameters
 
 
 def report_ids(report) -> list[str] | None:
@@ -103,8 +99,8 @@ class Shelf:
 
     # -- asking -----------------------------------------------------------------
     def ask(self, question, k: int | None = None, report=None, history=None) -> Answer:
-        kw = {"history": history or None} if ASKS_WITH_HISTORY else {}
-        return self.qa.ask(question, k=self.top_k if k is None else k, report=report_ids(report), **kw)
+        return self.qa.ask(question, k=self.top_k if k is None else k, report=report_ids(report),
+                           history=history or None)
 
     def compare(self, question, reports=None) -> list[tuple[str, Answer]]:
         """(report id, answer) for each picked report, or for every report."""

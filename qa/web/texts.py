@@ -25,6 +25,19 @@ QUESTION = {
 }
 QUESTION_DEFAULTS = {"limit": MAX_QUESTION_CHARS, "chars": 0}
 
+# A declined question (Answer.reason): (Chinese, English); the engine's own words follow as a detail.
+DECLINED = {
+    "not_stated": ("报告中没有这个问题的答案。", "The report does not answer this question."),
+    "no_content": ("这个问题没有问到报告里的具体内容，请换个问法。",
+                   "The question asks about nothing a report could state: please ask about something in it."),
+    "orphan_follow_up": ("这像是接着上一个问题问的，但前面没有可接的问题，请把问题问完整。",
+                         "This reads as a follow-up, but there is no earlier question to follow: please ask it in full."),
+    "place_not_in_library": ("报告中没有这个问题的答案：资料库里没有这个地方的报告。",
+                             "The report does not answer this question: the library has no report about this place."),
+    "year_not_covered": ("报告中没有这个问题的答案：资料库里没有这一年的报告。",
+                         "The report does not answer this question: no report of the library covers this year."),
+}
+
 # A refused upload, by code: (Chinese, English), each after the file's name.
 UPLOAD = {
     "file_too_large": (f"文件太大（上限 {MB} MB），请确认是报告文件。",
@@ -66,3 +79,8 @@ def upload_refusal(error, name: str) -> tuple[str, str]:
     facts = {"suffix": "", **getattr(error, "details", {})}
     facts["suffix"] = facts["suffix"] or "无扩展名 extensionless"
     return f"{name}：{zh.format(**facts)}", f"{name} {en.format(**facts)}"
+
+
+def declined(reason: str) -> tuple[str, str]:
+    """(Chinese, English) for an answer the engine declined, by its reason code."""
+    return DECLINED.get(reason, DECLINED["not_stated"])
