@@ -89,8 +89,7 @@ def main(argv=None) -> int:
 
     shelf = Shelf(qa, args.top_k)
     reports = shelf.reports()
-    if reports:             # warm up the model so the first visitor does not wait
-        shelf.ask(shelf.examples()[0])
+    shelf.examples()        # asked once now (it warms the model too), so the first visitor does not wait
     demo = build_ui(shelf)
     demo.queue(max_size=256)
     try:

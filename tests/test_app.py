@@ -545,16 +545,12 @@ def test_restart_on_the_same_port_at_once(server):
         assert f"Ready: http://127.0.0.1:{port}" in second.log.read_text()
 
 
-def test_example_questions_fit_a_library_without_the_bundled_report(library):
-    """Examples about Henan would be near misses in a library of other provinces: they are about its
-    first report instead, and they are answered from it."""
-    from qa.web.shelf import EXAMPLES, example_questions
-    others = [r for r in library.reports() if r.id != "henan-2024"]
-    assert example_questions(library.reports()) == EXAMPLES
-    shown = example_questions(others)
-    assert not any("河南" in q or "Henan" in q for q in shown)
-    for q in shown:
-        assert library.ask(q, report=others[0].id).found, q
+def test_the_page_offers_the_engines_examples(library):
+    """The examples and the question box's hint are the engine's, each asked before it is offered."""
+    from qa.web.shelf import Shelf
+    shelf = Shelf(library, 5)
+    assert shelf.examples() == library.examples() and shelf.examples()
+    assert shelf.placeholder() == f"例如 e.g. {library.examples()[0]}"
 
 
 def test_key_figures_of_a_picked_report_removed_meanwhile_fall_back_to_the_library(library):

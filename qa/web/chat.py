@@ -128,7 +128,7 @@ def chat_tab(gr, shelf, picker):
     shown = shelf.examples()
     examples = gr.Dataset(label="示例问题（点击即问） Example questions (click to ask)", components=[box],
                           samples=[[q] for q in shown], type="index", elem_id="qa-examples",
-                          samples_per_page=len(shown))
+                          samples_per_page=max(1, len(shown)), visible=bool(shown))
 
     def respond(question, picked, stored):
         question = question if isinstance(question, str) else ""

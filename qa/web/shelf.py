@@ -7,34 +7,16 @@ from __future__ import annotations
 
 import logging
 import tempfile
-import time
 from pathlib import Path
 
-from ..engine import BUNDLED_ID, ReportQA
+from ..engine import ReportQA
 from ..errors import ReportQAError
-from ..language.vocabulary import Vocabulary
 from ..schema import Answer
 from . import originals
 
 log = logging.getLogger(__name__)
 
 USER_SHOWN_CHARS = 600       # a longer question is shown (and echoed by the API) cut short
-EXAMPLES = [
-    "2024年经济增长的预期目标是多少？",
-    "技术合同成交额增长了多少？",
-    "城镇新增就业目标是多少？",
-    "新能源汽车产业集群有哪些重点项目？",
-    "What was Henan's GDP growth in 2023?",
-    "How much did PM2.5 concentration fall in 2023?",
-    "2024年河南省常住人口是多少？",
-]
-# For a library without the bundled report: questions every work report answers, about the first
-# report's place and year (its own English name from the vocabulary's regions).
-GENERAL_EXAMPLES = ["{place}{year}年经济增长的预期目标是多少？", "城镇新增就业目标是多少？",
-                    "{last}年{place}粮食产量是多少？", "What was {place_en}'s GDP growth in {last}?",
-                    "What is the {year} target for new urban jobs?"]
-
-
 def report_ids(report) -> list[str] | None:
     """The API's `report` argument: "" for every report, an id, or ids separated by commas; a
     picker's list passes through.  None means every report."""
@@ -124,20 +106,13 @@ class Shelf:
 
     # -- what the page says about the library ------------------------------------
     def examples(self) -> list[str]:
-        return example_questions(self.reports())
+        """The engine's example questions: each one asked, and answered surely, before it is offered."""
+        try:
+            return self.qa.examples()
+        except ReportQAError:            # an empty library: nothing to ask yet
+            return []
 
     def placeholder(self) -> str:
-        """The question box's hint: a question this library answers, short enough for a phone."""
-        return f"例如 e.g. {self.examples()[0]}"
-
-
-def example_questions(reports) -> list[str]:
-    """Example questions the library can be asked: the bundled report's, else ones about its first report."""
-    if not reports or any(r.id == BUNDLED_ID for r in reports):
-        return EXAMPLES
-    first = reports[0]
-    regions = Vocabulary.load().regions(first.region) if first.region else []
-    place = "全国" if not regions or regions[0].code == "national" else first.region
-    place_en = "China" if place == "全国" else regions[0].en[0].title()
-    year = first.year or time.localtime().tm_year
-    return [q.format(year=year, last=year - 1, place=place, place_en=place_en) for q in GENERAL_EXAMPLES]
+        """The question box's hint: a question this library answers."""
+        shown = self.examples()
+        return f"例如 e.g. {shown[0]}" if shown else "上传一份报告后即可提问 Upload a report, then ask it"
