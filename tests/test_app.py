@@ -388,8 +388,14 @@ def test_browser_chat_end_to_end(server, browser, client):
     assert XSS_IMG in user_text and XSS_SCRIPT in user_text and "**bold** $$x^2$$ ${7*7}" in user_text
     page.screenshot(path=str(ARTIFACTS / "chat-xss.png"), full_page=True)
 
-    # Empty and 10,000-character questions: a clear message as the reply, in both languages.
-    reply = chat.ask("")
+    # Enter in an empty box sends nothing; blank and 10,000-character questions get a clear message as
+    # the reply, in both languages.
+    before = chat.replies.count()
+    chat.box.fill("")
+    chat.box.press("Enter")
+    page.wait_for_timeout(1000)
+    assert chat.replies.count() == before
+    reply = chat.ask("   ")
     assert "请输入一个关于报告的问题" in reply.inner_text() and "empty" in reply.inner_text()
     reply = chat.ask("长" * 10_000)
     assert "问题太长" in reply.inner_text() and "10,000" in reply.inner_text()

@@ -8,6 +8,17 @@
     box.value = '';
     box.dispatchEvent(new Event('input', {bubbles: true}));
   });
+  // Enter in an empty box does nothing (as in other chats): a key pressed again after an answer
+  // arrived must not send an empty question.  A box of spaces still goes, and gets its message.
+  const emptyEnter = (event) => {
+    const box = event.target.closest && event.target.closest('#qa-question textarea');
+    if (box && event.key === 'Enter' && !event.shiftKey && box.value === '') {
+      event.preventDefault();
+      event.stopPropagation();
+    }
+  };
+  document.addEventListener('keydown', emptyEnter, true);
+  document.addEventListener('keypress', emptyEnter, true);
   // On a wide screen the question box takes the focus; on a phone it does not, because focusing
   // it would open the keyboard over the page.
   const focus = () => {
