@@ -56,7 +56,7 @@ MONEY_QUESTION = re.compile(r"(?:总额|总值|收入|金额|资金|投资额|�
 COUNT_QUESTION = re.compile(r"how many|多少(?:个|家|人|项|所|座|辆|条|次|名|户|套|件|处|万人|万户|万家)|"
                             r"(?<!哪)几(?:个|家|项|所|座|条|名)", re.I)
 GROWTH_QUESTION = re.compile(r"增长|增速|增幅|涨幅|降幅|上涨|涨了|下降|降低|提高|提升|增加|减少|增产|减产|grow|growth|rise|increase|"
-                             r"decrease|drop|fall|cut|reduce|by how much|\bup\b|\bdown\b", re.I)
+                             r"decrease|drop|fall|cut|reduce|by how much|\bup\b|\bdown\b|\badded\b|\bextra\b|\badditional\b", re.I)
 GENERIC_UNITS = set("是呢啊吗年钱的")
 RELATIVE_YEARS = {"今年": 0, "this year": 0, "本年": 0, "去年": -1, "上年": -1, "过去一年": -1, "last year": -1,
                   "previous year": -1, "past year": -1, "明年": 1, "next year": 1}

@@ -197,7 +197,10 @@ def _quantity(q: Question, text: str) -> str:
 def _place(q: Question, view: ReportView, context: str) -> str:
     """A province other than the report's, or a city or port, must be named where the answer stands."""
     mine = view.doc.meta.region_code
+    own = any(r.code == mine for r in q.regions)
     for region in q.regions:
+        if region.code == "national" and own:
+            continue        # "Henan's … compared with the national target": the country qualifies, Henan is asked
         # "national" in an English question is as often "national-level" (国家级) as the country.
         names = region.zh + (("国家",) if region.code == "national" else ())
         if region.code != mine and not any(z in context for z in names):
