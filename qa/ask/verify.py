@@ -29,6 +29,7 @@ import re
 from ..language.segmenter import STOPWORDS, tagged
 from ..language.vocabulary import Vocabulary, stated, stated_alone
 from .cues import FILLER_ZH, FRAME_ZH
+from ..figures import LEAD_FLOW
 from .features import CHINESE_FIGURE, DATE, FIGURE, ReportView, figure_missing, has_figure
 from .table import SAME_UNIT
 from .question import NUMBERING, Question
@@ -44,7 +45,7 @@ TO_LEVEL = re.compile(r"(?:提高|增加|增长|下降|降低|上升|扩大)(?:�
 # A figure, not a name with digits in it (PM2.5, 5G).
 NUMBER = re.compile(r"(?<![A-Za-z.\d])\d+(?:\.\d+)?(?![A-Za-z\d])|[一二三四五六七八九十两百千万亿]+(?=[个项家所条])")
 # Words that say how far an indicator reaches, not what it measures (全省 工业投资 is 工业投资).
-SCOPE_WORDS = frozenset("全省 全市 全区 全国 全年 全社会 地方 本地 我省 我市 我区 全体 总体 整体 年度".split())
+SCOPE_WORDS = frozenset("全省 全市 全区 全国 全年 全社会 地方 本地 我省 我市 我区 总体 整体 年度".split())
 # A clause that states a target, not a result: what a target question about a reviewed year needs.
 TARGET_STATED = re.compile(r"目标|预期|计划|力争|确定|定为")
 TARGET_REACH = 8            # characters before the answer's clause that may say it was the target
@@ -53,6 +54,9 @@ QUALIFIERS = ((re.compile(r"名义|nominal", re.I), re.compile(r"实际")),
               (re.compile(r"人均|per[ -]capita|per person|per head", re.I), re.compile(r"^(?!.*人均)", re.S)),
               (re.compile(r"年末|年底|末|end of|year-end", re.I), re.compile(r"平均")),
               (re.compile(r"平均|average", re.I), re.compile(r"年末|年底")))
+# What was added (新增, 新建: figures.LEAD_FLOW) is a flow; a question that does not ask for one asks
+# for the total.
+NEW_ASKED = re.compile(r"新增|新建|新开|新引进|增加|增长|新|\bnew\b|\badd(?:ed|s)?\b|\bcreated?\b", re.I)
 # A running total since some earlier time is not one year's figure.
 CUMULATIVE = re.compile(r"累计|累积|总计")
 CUMULATIVE_ASKED = re.compile(r"累计|累积|总计|总共|一共|cumulative|in total|so far|to date|altogether", re.I)
@@ -72,7 +76,7 @@ def verify(q: Question, view: ReportView, sentence: int, span: tuple[int, int]) 
     checks = (_amount(q, view, span), _unit(q, text), _quantity(q, text), _place(q, view, around),
               _year(q, view, sentence), _planned(q, view), _subject(q, view, context, view.sentence_text(sentence)),
               _target_year(q, view, sentence, span), _level(q, view, span), _terms(q, view, context),
-              _person(q, view, text, context), _qualified(q, text))
+              _person(q, view, text, context), _qualified(q, text), _row_of(q, view, span))
     return [c for c in checks if c]
 
 
@@ -86,6 +90,20 @@ def _target_year(q: Question, view: ReportView, sentence: int, span: tuple[int, 
     if TARGET_STATED.search(view.doc.text[max(s.start, span[0] - TARGET_REACH):span[1]]):
         return ""
     return f"the report gives {max(asked)}'s result, not its target"
+
+
+def _row_of(q: Question, view: ReportView, span: tuple[int, int]) -> str:
+    """The figures of the answer, as the key-figures table reads them, must include one of what a
+    Chinese figure question asks about (规上工业单位增加值能耗 is energy use, not value added), and a
+    total asked is not answered by what was added (新增风光装机 is no installed capacity)."""
+    if q.lang != "zh" or not (q.wants_figure or q.wants_amount) or q.wants_explanation:
+        return ""
+    rows = view.table.within(span)
+    if rows and not any(view.table.names(q, f) for f in rows):
+        return "the passage's figure is of something else"
+    if rows and not NEW_ASKED.search(q.text) and all(LEAD_FLOW.match(f.indicator) for f in rows):
+        return "the passage gives what was added, not the total"
+    return ""
 
 
 def _qualified(q: Question, text: str) -> str:
