@@ -24,7 +24,9 @@ from .run import OUT, contains_gold, mean, open_library
 
 HERE = Path(__file__).resolve().parent
 DIALOGUES = HERE / "dialogues"
-LIBRARIES = {"dev": HERE.parent / "index" / "eval-library", "test": HERE.parent / "index" / "heldout-library"}
+# The dev split's reports (six gold reports and four more) and the test split's, each in a library of
+# its own: the gold set's library holds its eleven reports only, as its figures were measured.
+LIBRARIES = {"dev": HERE.parent / "index" / "dev-library", "test": HERE.parent / "index" / "heldout-library"}
 KINDS = ["first", "year", "place", "indicator", "planned_actual", "section", "pronoun", "shift", "decline", "orphan"]
 # Kinds that follow up on the turn before: the answer must show what it was understood as.
 FOLLOW_UPS = {"year", "place", "indicator", "planned_actual", "section", "pronoun"}

@@ -32,7 +32,12 @@ from .run import OUT, contains_gold, mean, open_library
 HERE = Path(__file__).resolve().parent
 TRAPS = HERE / "traps"
 UNSCOPED = HERE / "unscoped"
+# A second dev set on four more reports (chongqing, gansu, jiangxi 2025; national 2018): questions of
+# every kind, near misses and content-less ones among them; scored with the dev split.
+DEV2 = HERE / "dev2" / "questions.jsonl"
+DEV2_REPORTS = ("chongqing-2025", "gansu-2025", "jiangxi-2025", "national-2018")
 SETS = ("contentless", "cover", "person", "near_miss", "english")
+SCORED = SETS + ("dev2",)
 FILES = {"contentless": "contentless", "cover": "cover", "person": "person", "near_miss": "nearmiss",
          "english": "english"}
 
@@ -42,7 +47,10 @@ def _jsonl(path: Path) -> list[dict]:
 
 
 def load_traps(split: str) -> list[dict]:
-    return [row for s in SETS for row in _jsonl(TRAPS / f"{FILES[s]}-{split}.jsonl")]
+    rows = [row for s in SETS for row in _jsonl(TRAPS / f"{FILES[s]}-{split}.jsonl")]
+    if split == "dev":
+        rows += [dict(t, set="dev2") for t in _jsonl(DEV2)]
+    return rows
 
 
 def load_unscoped(split: str) -> list[dict]:
@@ -84,7 +92,7 @@ def summarise(rows: list[dict], unscoped: list[dict]) -> dict:
     def rate(rs, key="right"):
         return {"n": len(rs), "right": mean(r[key] for r in rs)}
     out = {}
-    for s in SETS:
+    for s in SCORED:
         mine = [r for r in rows if r["set"] == s]
         if not mine:
             continue

@@ -68,7 +68,7 @@ PLANNED = re.compile(r"要|将|计划|拟|目标|预期|力争|打算|\b(?:will|
 # Asks what actually happened: a report cannot state that for the year it plans.
 ACTUAL = re.compile(r"实际|最终|全年实现了|\bactual(?:ly)?\b|\bend(?:ed)? up\b|\bturn(?:ed)? out\b|\bdid\b.*\brecord", re.I)
 # Asks for a target or plan: a result of the same year does not answer it.
-TARGET_QUESTION = re.compile(r"目标|预期|计划|规划|定的|定了|设定|力争|\b(?:target|targets|goal|goals|aim|aims|aiming|aimed|"
+TARGET_QUESTION = re.compile(r"目标|预期|计划|规划|定的|定了|设定|力争|\b(?:target|targets|targeted|targeting|goal|goals|aim|aims|aiming|aimed|"
                              r"planned|plan|plans|set for|strive|striving)\b", re.I)
 DONE = re.compile(r"了|已经|已|\b(?:did|was|were|had|has been|have been|achieved|reached)\b", re.I)
 NUMBER_WORDS = {"one": 1, "two": 2, "three": 3, "four": 4, "five": 5,

@@ -50,13 +50,20 @@ SCOPE_WORDS = frozenset("全省 全市 全区 全国 全年 全社会 地方 本
 TARGET_STATED = re.compile(r"目标|预期|计划|力争|确定|定为")
 TARGET_REACH = 8            # characters before the answer's clause that may say it was the target
 # Qualifiers that make another figure of the same indicator: (asked, stated instead).
+PER_HEAD = re.compile(r"人均|per[ -]capita|per person|per head", re.I)
 QUALIFIERS = ((re.compile(r"名义|nominal", re.I), re.compile(r"实际")),
-              (re.compile(r"人均|per[ -]capita|per person|per head", re.I), re.compile(r"^(?!.*人均)", re.S)),
+              (PER_HEAD, re.compile(r"^(?!.*人均)", re.S)),
               (re.compile(r"年末|年底|末|end of|year-end", re.I), re.compile(r"平均")),
               (re.compile(r"平均|average", re.I), re.compile(r"年末|年底")))
 # What was added (新增, 新建: figures.LEAD_FLOW) is a flow; a question that does not ask for one asks
 # for the total.
 NEW_ASKED = re.compile(r"新增|新建|新开|新引进|增加|增长|新|\bnew\b|\badd(?:ed|s)?\b|\bcreated?\b", re.I)
+# A ranking ("居全国第3位") answers only a question about one.
+RANK = re.compile(r"第\s*\d+\s*[位名]|第[一二三四五六七八九十]+[位名]|居.{0,8}(?:首位|前列|第)|排名")
+RANK_ASKED = re.compile(r"第几|排名|排第|位次|名次|\brank|\bplace\b|\bposition\b", re.I)
+# Indicators whose figure is itself a rate of change (prices, an index, a share): "CPI控制在多少" is
+# answered by 涨幅2%.
+RATE_LIKE = re.compile(r"价格|物价|CPI|指数|率|比重|强度|涨幅|增速|增幅|降幅", re.I)
 # A running total since some earlier time is not one year's figure.
 CUMULATIVE = re.compile(r"累计|累积|总计")
 CUMULATIVE_ASKED = re.compile(r"累计|累积|总计|总共|一共|cumulative|in total|so far|to date|altogether", re.I)
@@ -99,7 +106,8 @@ def _row_of(q: Question, view: ReportView, span: tuple[int, int]) -> str:
     if q.lang != "zh" or not (q.wants_figure or q.wants_amount) or q.wants_explanation:
         return ""
     rows = view.table.within(span)
-    if rows and not any(view.table.names(q, f) for f in rows):
+    topical = Vocabulary.topical(q.concepts)
+    if rows and not any(view.table.names(q, f) or any(stated(c, f.indicator) for c in topical) for f in rows):
         return "the passage's figure is of something else"
     if rows and not NEW_ASKED.search(q.text) and all(LEAD_FLOW.match(f.indicator) for f in rows):
         return "the passage gives what was added, not the total"
@@ -114,13 +122,29 @@ def _qualified(q: Question, text: str) -> str:
             return "the passage gives another measure of it"
     if (q.explicit_years or q.relative_years) and CUMULATIVE.search(text) and not CUMULATIVE_ASKED.search(q.text):
         return "the passage gives a running total, not one year's"
+    if _per_head(q, text):
+        return "the passage gives a figure per head, not the total"
+    if (q.wants_figure or q.wants_amount) and RANK.search(text) and not RANK_ASKED.search(q.text) \
+            and not NUMBER.search(RANK.sub("", DATE.sub("", text))):
+        return "the passage gives a ranking, not the figure"
     return ""
+
+
+def _per_head(q: Question, text: str) -> bool:
+    """A figure question about a total answered by the clause of a figure per head (人均地区生产总值
+    for "How big was Gansu's economy"); 人均 inside a term the question names (人均预期寿命) is
+    that term."""
+    if not (q.wants_figure or q.wants_amount) or PER_HEAD.search(q.text) or \
+            any("人均" in v for c in q.concepts for v in c.zh):
+        return False
+    clause = next((c for c in re.split(r"[，,；;。]", text) if NUMBER.search(c)), "")
+    return "人均" in clause
 
 
 def _level(q: Question, view: ReportView, span: tuple[int, int]) -> str:
     """An amount asked without a change ("成交额是多少", "PM2.5浓度是多少") is not answered by a
     change ("增长34.8%", "下降5%"): every figure of the answer would be a change."""
-    if not q.wants_amount or q.wants_change or q.quantity == "rate":
+    if not q.wants_amount or q.wants_change or q.quantity == "rate" or RATE_LIKE.search(q.text):
         return ""
     text = view.doc.text[span[0]:span[1]]
     figures = [m for m in NUMBER.finditer(DATE.sub(lambda d: " " * len(d.group()), text))]
