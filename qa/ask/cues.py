@@ -50,7 +50,8 @@ got get let us we i question questions answer answers help lot lots much very by
 OFFICES = {"总理": ("premier", "prime minister"), "副总理": ("vice premier", "vice-premier"),
            "省长": ("governor",), "副省长": ("vice governor", "vice-governor", "deputy governor"),
            "市长": ("mayor",), "副市长": ("vice mayor", "deputy mayor"),
-           "主席": ("chairman", "chairwoman", "chairperson", "president"), "书记": ("secretary", "party chief"),
+           "主席": ("chairman", "chairwoman", "chairperson", "president", "chair", "chairs", "chaired"),
+           "书记": ("secretary", "party chief", "party boss"),
            "主任": ("director",), "部长": ("minister",), "委员长": ("chairman of the standing committee",),
            "区长": ("district head",), "县长": ("county head", "county magistrate"), "厅长": ("department head",),
            "秘书长": ("secretary-general", "secretary general")}
@@ -62,6 +63,20 @@ SOURCE_QUESTION = re.compile(r"来源|稿源|出处|哪家报|哪份报|哪个�
 # "他的职务是？", "What was his position?": the office the cover gives the speaker.
 POST_QUESTION = re.compile(r"职务|职位|官职|头衔|什么职|任什么|担任|\bposition\b|\bpost\b|\bjob title\b|\brole\b|"
                            r"\boffice (?:did|does|do|was|is|held)\b|\bwhat office\b", re.I)
+
+
+# The body an office belongs to: "Who chairs the CPPCC?" is not answered by 习近平主席.
+BODIES = {"政协": ("cppcc", "political consultative"), "人大": ("npc", "people's congress", "standing committee"),
+          "委": ("party", "cpc", "communist"), "国务院": ("state council",), "政府": ("government",)}
+
+
+def body_asked(text: str) -> str:
+    """The body a question's office belongs to (政协, 人大, 委 for the Party's committees), or ""."""
+    low = text.lower()
+    for zh, en in BODIES.items():
+        if zh in text or any(e in low for e in en):
+            return zh
+    return ""
 
 
 def office_asked(text: str) -> str:

@@ -28,7 +28,7 @@ import re
 
 from ..language.segmenter import STOPWORDS, tagged
 from ..language.vocabulary import Vocabulary, stated, stated_alone
-from .cues import FILLER_ZH, FRAME_ZH
+from .cues import FILLER_ZH, FRAME_ZH, body_asked
 from ..figures import LEAD_FLOW
 from .features import CHINESE_FIGURE, DATE, FIGURE, ReportView, figure_missing, has_figure
 from .table import SAME_UNIT
@@ -206,6 +206,11 @@ def _person(q: Question, view: ReportView, span_text: str, context: str) -> str:
     if q.office and not any(re.search(rf"{re.escape(q.office)}.{{0,3}}{re.escape(n)}|{re.escape(n)}.{{0,3}}"
                                       rf"{re.escape(q.office)}", context) for n in names):
         return f"the passage does not say who is {q.office}"
+    body = body_asked(q.text)
+    # 主席, 书记, 主任 belong to many bodies: the one asked must be named with the office (总理, 省长 to one).
+    if q.office in ("主席", "书记", "主任", "委员长", "秘书长") and body and body != "政府" \
+            and not re.search(rf"{body}.{{0,12}}{re.escape(q.office)}", context):
+        return f"the passage does not say who holds that office of {body}"
     return ""
 
 
