@@ -144,7 +144,8 @@ def _per_head(q: Question, text: str) -> bool:
 def _level(q: Question, view: ReportView, span: tuple[int, int]) -> str:
     """An amount asked without a change ("成交额是多少", "PM2.5浓度是多少") is not answered by a
     change ("增长34.8%", "下降5%"): every figure of the answer would be a change."""
-    if not q.wants_amount or q.wants_change or q.quantity == "rate" or RATE_LIKE.search(q.text):
+    # A target is mostly set as a growth rate ("社零增长5%"): a target question is answered by one.
+    if not q.wants_amount or q.wants_change or q.wants_target or q.quantity == "rate" or RATE_LIKE.search(q.text):
         return ""
     text = view.doc.text[span[0]:span[1]]
     figures = [m for m in NUMBER.finditer(DATE.sub(lambda d: " " * len(d.group()), text))]
