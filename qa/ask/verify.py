@@ -263,6 +263,9 @@ def _year(q: Question, view: ReportView, sentence: int) -> str:
     asked = q.years(view.year)
     if not asked or asked & view.years_of(sentence):
         return ""
+    # A period asked ("过去五年…年均增长多少") is answered where the report sums up several years.
+    if len(asked) > 1 and view.sums_up(sentence):
+        return ""
     return f"the passage is not about {'/'.join(map(str, sorted(asked)))}"
 
 
