@@ -41,13 +41,15 @@ PRONOUN_EN = re.compile(r"\b(it|its|they|them|their|those|these)\b|\b(that|this)
 PRONOUN_ZH = re.compile("|".join(sorted(PRONOUN_WORDS, key=len, reverse=True)))
 TARGET_WORDS = re.compile(r"预期目标|目标|计划|预期|\b(?:target|targets|goal|goals|aim|aims|planned|plan)\b", re.I)
 ACTUAL_WORDS = re.compile(r"实际|完成|\b(?:actual|actually|achieved|reached)\b", re.I)
-YEAR_ZH = re.compile(r"(?:19|20)\d\d\s*年(?:度)?|今年|去年|明年|上年|本年|当年")
-YEAR_EN = re.compile(r"\s*\b(?:in|for|during|of)?\s*(?:(?:19|20)\d\d|this year|last year|next year|the previous year)\b",
+YEAR_ZH = re.compile(r"(?:19|20)\d\d\s*年(?:度)?|今年|去年|明年|上年|本年|当年|过去五年|五年来")
+YEAR_EN = re.compile(r"\s*\b(?:in|for|during|of|over)?\s*(?:(?:19|20)\d\d|this year|last year|next year|the previous year|"
+                     r"the past five years|the last five years)\b",
                      re.I)
 UNDERSTOOD_NOT = ("no_content", "orphan_follow_up")
 NUMERALS = "一二三四五六七八九十"
 # What an indicator measures, at the end of its name (粮食产量, 人均可支配收入, 失业率).
-HEAD = re.compile(r"(?:量|面积|收入|支出|投资|增加值|总额|规模|人数|比重|占比|率|指数|增长|增速|价格|产值|成交额)$")
+HEAD = re.compile(r"(?:产量|销量|总量|吞吐量|发电量|面积|收入|支出|投资|增加值|总额|规模|人数|比重|占比|率|指数|增长|增速|价格|"
+                  r"产值|成交额|量)$")
 RELATIVE = {0: ("今年", "this year"), -1: ("去年", "last year"), 1: ("明年", "next year")}
 # The noun an English follow-up asks for, which the earlier subject qualifies ("the target for …").
 MEASURE_EN = re.compile(r"\b(?:target|goal|aim|figure|number|total|rate|amount|level|share|value)\b(?!\s+for\b)", re.I)
@@ -413,9 +415,15 @@ def _flip(text: str, kind: str, lang: str, subject: str, years: str) -> str:
 
 
 def _with_head(subject: str, earlier: str, lang: str) -> str:
-    """"秋粮" after "粮食产量": 秋粮产量 — a new subject without a measure takes the earlier one's."""
+    """A new subject without a measure gets one: the vocabulary's term it begins ("规上工业" ->
+    规上工业增加值), else the earlier subject's ("秋粮" after "粮食产量": 秋粮产量)."""
     if lang != "zh" or not subject or HEAD.search(subject):
         return subject
+    vocabulary = Vocabulary.load()
+    completed = sorted((v for c in vocabulary.concepts for v in c.zh if v.startswith(subject) and HEAD.search(v)
+                        and len(v) > len(subject)), key=len)
+    if completed:
+        return completed[0]
     head = HEAD.search(earlier)
     return subject + head.group() if head else subject
 
@@ -425,7 +433,7 @@ def _figure_question(subject: str, place: str, years: str, kind: str, lang: str,
     if lang == "zh":
         ask = {"target": "的预期目标是多少", "actual": "实际是多少"}.get(kind, "是多少")
         if change and not re.search(r"(增长|增速|增幅)$", subject):
-            ask = {"target": "的预期目标是多少", "actual": "实际增长了多少"}.get(kind, "增长了多少")
+            ask = {"target": "增长的预期目标是多少", "actual": "实际增长了多少"}.get(kind, "增长了多少")
         return f"{place}{years}{subject}{ask}？"
     where = f" of {place}" if place else ""
     when = f" {years}" if years else ""

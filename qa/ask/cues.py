@@ -16,7 +16,7 @@ FRAME_ZH = frozenset("""
 目标 预期 预期目标 主要 主要预期目标 计划 打算 实际 实际上 最终 完成 实现 达到 达 增长 增速 增幅 增加 减少 下降
 提高 提升 降低 变化 同比 比上年 上年 去年 今年 明年 本年 当年 年 年度 全年 多少 几 多 大 高 快 慢 情况 怎么 怎么样
 怎样 如何 为什么 为何 什么 哪些 哪个 哪 谁 何时 是否 有没有 有无 数据 数字 指标 数值 水平 幅度 规模 总量 结果
-成绩 表现 任务 要求 预计 定 定为 设定 提出 安排 部署 讲 讲了 说 说了 讲的 内容 主题 关于 方面 部分 一下 作 做 作的 做的 宣读 发表 哪家 哪份 得 地 题目 标题 名称 题为 叫 叫什么 产 产了 生产了 职务 会议 大会 会上 哪次 哪天
+成绩 表现 任务 要求 预计 定 定为 设定 提出 安排 部署 讲 讲了 说 说了 讲的 内容 主题 关于 方面 部分 一下 作 做 作的 做的 宣读 发表 哪家 哪份 得 地 题目 标题 名称 题为 叫 叫什么 产 产了 生产了 职务 会议 大会 会上 哪次 哪天 平均 年均
 """.split())
 # Chinese words that carry nothing a report could answer: greetings, thanks, assent, requests to go on.
 FILLER_ZH = frozenset("""
@@ -50,7 +50,8 @@ got get let us we i question questions answer answers help lot lots much very by
 OFFICES = {"总理": ("premier", "prime minister"), "副总理": ("vice premier", "vice-premier"),
            "省长": ("governor",), "副省长": ("vice governor", "vice-governor", "deputy governor"),
            "市长": ("mayor",), "副市长": ("vice mayor", "deputy mayor"),
-           "主席": ("chairman", "chairwoman", "chairperson", "president"), "书记": ("secretary", "party chief"),
+           "主席": ("chairman", "chairwoman", "chairperson", "president", "chair", "chairs", "chaired"),
+           "书记": ("secretary", "party chief", "party boss"),
            "主任": ("director",), "部长": ("minister",), "委员长": ("chairman of the standing committee",),
            "区长": ("district head",), "县长": ("county head", "county magistrate"), "厅长": ("department head",),
            "秘书长": ("secretary-general", "secretary general")}
@@ -62,6 +63,20 @@ SOURCE_QUESTION = re.compile(r"来源|稿源|出处|哪家报|哪份报|哪个�
 # "他的职务是？", "What was his position?": the office the cover gives the speaker.
 POST_QUESTION = re.compile(r"职务|职位|官职|头衔|什么职|任什么|担任|\bposition\b|\bpost\b|\bjob title\b|\brole\b|"
                            r"\boffice (?:did|does|do|was|is|held)\b|\bwhat office\b", re.I)
+
+
+# The body an office belongs to: "Who chairs the CPPCC?" is not answered by 习近平主席.
+BODIES = {"政协": ("cppcc", "political consultative"), "人大": ("npc", "people's congress", "standing committee"),
+          "委": ("party", "cpc", "communist"), "国务院": ("state council",), "政府": ("government",)}
+
+
+def body_asked(text: str) -> str:
+    """The body a question's office belongs to (政协, 人大, 委 for the Party's committees), or ""."""
+    low = text.lower()
+    for zh, en in BODIES.items():
+        if zh in text or any(e in low for e in en):
+            return zh
+    return ""
 
 
 def office_asked(text: str) -> str:

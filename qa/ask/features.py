@@ -145,6 +145,10 @@ class ReportView:
         several = self._periods[self.doc.sentences[i].paragraph] == "several"
         return implied_years(para.part, self.sentence_text(i) + para.section, self.year, opening, several)
 
+    def sums_up(self, i: int) -> bool:
+        """Sentence i stands where the report sums up several years (a five-year review's stretch)."""
+        return self._periods[self.doc.sentences[i].paragraph] == "several"
+
     @cached_property
     def _periods(self) -> list[str]:
         return periods(self.doc)

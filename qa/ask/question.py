@@ -41,7 +41,8 @@ MEETING_QUESTION = re.compile(r"什么会议|哪次会议|哪个会议|在哪.{0
 PART_QUESTION = re.compile(r"第([一二三四五六七八九十\d])部分|\bpart (one|two|three|four|five|\d)\b|"
                            r"\b(first|second|third|fourth|fifth) part\b", re.I)
 # "第（五）项", "section (七)", "（九）方面": a numbered section of the report.
-SECTION_QUESTION = re.compile(r"[（(]([一二三四五六七八九十]+|\d{1,2})[）)]|\bsection (\d{1,2})\b", re.I)
+SECTION_QUESTION = re.compile(r"[（(]([一二三四五六七八九十]+|\d{1,2})[）)]|\bsection (\d{1,2})\b|"
+                              r"第([一二三四五六七八九十]+)(?:项|个方面|方面)", re.I)
 NUMERALS = "一二三四五六七八九十"
 # A one-character unit is a measure word ("多少辆"); "多少高技能人才" names what is counted, not a unit.
 UNIT = re.compile(r"多少((?:万亿|亿|万)?美元|亿元|万元|万人|万吨|亿斤|万亩|公里|微克|[" +
@@ -56,10 +57,13 @@ MONEY_QUESTION = re.compile(r"(?:总额|总值|收入|金额|资金|投资额|�
 COUNT_QUESTION = re.compile(r"how many|多少(?:个|家|人|项|所|座|辆|条|次|名|户|套|件|处|万人|万户|万家)|"
                             r"(?<!哪)几(?:个|家|项|所|座|条|名)", re.I)
 GROWTH_QUESTION = re.compile(r"增长|增速|增幅|涨幅|降幅|上涨|涨了|下降|降低|提高|提升|增加|减少|增产|减产|grow|growth|rise|increase|"
-                             r"decrease|drop|fall|cut|reduce|by how much|\bup\b|\bdown\b", re.I)
+                             r"decrease|drop|fall|cut|reduce|by how much|\bup\b|\bdown\b|\badded\b|\bextra\b|\badditional\b", re.I)
 GENERIC_UNITS = set("是呢啊吗年钱的")
 RELATIVE_YEARS = {"今年": 0, "this year": 0, "本年": 0, "去年": -1, "上年": -1, "过去一年": -1, "last year": -1,
                   "previous year": -1, "past year": -1, "明年": 1, "next year": 1}
+# A period of years before the report's own: a five-year review.
+RELATIVE_PERIODS = {"过去五年": range(-5, 0), "五年来": range(-5, 0), "past five years": range(-5, 0),
+                    "last five years": range(-5, 0)}
 CAPITALISED = re.compile(r"\b[A-Z][a-z]+(?:[ -][A-Z][a-z]+)*")
 # Without a year, the tense says which part of a report answers: a plan or target is this year's
 # (the report's own), something done is last year's (the review).
@@ -68,7 +72,7 @@ PLANNED = re.compile(r"要|将|计划|拟|目标|预期|力争|打算|\b(?:will|
 # Asks what actually happened: a report cannot state that for the year it plans.
 ACTUAL = re.compile(r"实际|最终|全年实现了|\bactual(?:ly)?\b|\bend(?:ed)? up\b|\bturn(?:ed)? out\b|\bdid\b.*\brecord", re.I)
 # Asks for a target or plan: a result of the same year does not answer it.
-TARGET_QUESTION = re.compile(r"目标|预期|计划|规划|定的|定了|设定|力争|\b(?:target|targets|goal|goals|aim|aims|aiming|aimed|"
+TARGET_QUESTION = re.compile(r"目标|预期|计划|规划|定的|定了|设定|力争|\b(?:target|targets|targeted|targeting|goal|goals|aim|aims|aiming|aimed|"
                              r"planned|plan|plans|set for|strive|striving)\b", re.I)
 DONE = re.compile(r"了|已经|已|\b(?:did|was|were|had|has been|have been|achieved|reached)\b", re.I)
 NUMBER_WORDS = {"one": 1, "two": 2, "three": 3, "four": 4, "five": 5,
@@ -205,7 +209,8 @@ def _subject(text: str, zh: bool, own: list[str], concepts, vocabulary: Vocabula
         # Search-mode words overlap (国务, 国务院): a word inside a place's name or a concept's
         # variant belongs to it.
         taken = [z for r in vocabulary.regions(text) for z in r.zh if z in text] + \
-                [v for c in topical for v in c.zh if v in text]
+                [v for c in topical for v in c.zh if v in text] + \
+                [p for p in list(RELATIVE_YEARS) + list(RELATIVE_PERIODS) if p in text]
         rest = [w for w in own if w not in FRAME_ZH and w not in FILLER_ZH and w not in PRONOUN_WORDS
                 and not NUMBERING.fullmatch(w) and not any(w in t for t in taken)]
     else:
@@ -220,7 +225,7 @@ def _subject(text: str, zh: bool, own: list[str], concepts, vocabulary: Vocabula
 # Concepts that name the report or its speaker: a question about them is about the report itself.
 REPORT_ITSELF = frozenset({"government_work_report", "leaders"})
 # Years, ordinals and numerals (2023, 第二, 三 of "（三）") say which, not what.
-NUMBERING = re.compile(r"\d+|第?[一二三四五六七八九十百]+|[a-z]")
+NUMBERING = re.compile(r"\d+|第?[一二三四五六七八九十百]*[项个件条]?|[a-z]")
 # Pronouns that stand for an earlier subject; conversation.py replaces them.
 PRONOUN_WORDS = frozenset("他 她 他们 它 它们 其 这个 这项 这一 该 此 这些 那个 那些 上述 这方面 该项 这一指标 这个指标".split())
 
@@ -283,7 +288,9 @@ def _tense_years(text: str) -> frozenset[int]:
 
 def _relative_years(text: str) -> frozenset[int]:
     low = text.lower()
-    return frozenset(d for phrase, d in RELATIVE_YEARS.items() if phrase in low)
+    periods = {d for phrase, span in RELATIVE_PERIODS.items() if phrase in low for d in span}
+    # "过去五年" holds "过去一年"'s words no more than "五年来" does: a period, when named, is the years asked.
+    return frozenset(periods or {d for phrase, d in RELATIVE_YEARS.items() if phrase in low})
 
 
 def _section(text: str) -> str:
@@ -291,7 +298,7 @@ def _section(text: str) -> str:
     m = SECTION_QUESTION.search(text)
     if not m:
         return ""
-    token = m.group(1) or m.group(2)
+    token = m.group(1) or m.group(2) or m.group(3)
     if not token.isdigit():
         return token
     n = int(token)

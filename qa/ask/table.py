@@ -185,6 +185,11 @@ class FigureTable:
         m, k = max(rows, key=lambda r: self._row_order(q, r[1], r[0]))
         return m, self.figures[k]
 
+    def names(self, q: Question, fig: Figure) -> bool:
+        """The row names what a figure question asks about (its indicator match reaches TABLE_MATCH)."""
+        k = next((i for i, f in enumerate(self.figures) if f is fig), None)
+        return k is not None and self.indicator_words(q, k) >= TABLE_MATCH
+
     def within(self, span: tuple[int, int]) -> list[Figure]:
         """The figures whose number lies in text[span[0]:span[1]] (a figure's value is in its quote)."""
         return [f for f in self.figures if span[0] <= f.start + f.quote.find(f.value) < span[1]]

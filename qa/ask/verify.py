@@ -28,7 +28,8 @@ import re
 
 from ..language.segmenter import STOPWORDS, tagged
 from ..language.vocabulary import Vocabulary, stated, stated_alone
-from .cues import FILLER_ZH, FRAME_ZH
+from .cues import FILLER_ZH, FRAME_ZH, body_asked
+from ..figures import LEAD_FLOW
 from .features import CHINESE_FIGURE, DATE, FIGURE, ReportView, figure_missing, has_figure
 from .table import SAME_UNIT
 from .question import NUMBERING, Question
@@ -44,15 +45,25 @@ TO_LEVEL = re.compile(r"(?:提高|增加|增长|下降|降低|上升|扩大)(?:�
 # A figure, not a name with digits in it (PM2.5, 5G).
 NUMBER = re.compile(r"(?<![A-Za-z.\d])\d+(?:\.\d+)?(?![A-Za-z\d])|[一二三四五六七八九十两百千万亿]+(?=[个项家所条])")
 # Words that say how far an indicator reaches, not what it measures (全省 工业投资 is 工业投资).
-SCOPE_WORDS = frozenset("全省 全市 全区 全国 全年 全社会 地方 本地 我省 我市 我区 全体 总体 整体 年度".split())
+SCOPE_WORDS = frozenset("全省 全市 全区 全国 全年 全社会 地方 本地 我省 我市 我区 总体 整体 年度".split())
 # A clause that states a target, not a result: what a target question about a reviewed year needs.
 TARGET_STATED = re.compile(r"目标|预期|计划|力争|确定|定为")
 TARGET_REACH = 8            # characters before the answer's clause that may say it was the target
 # Qualifiers that make another figure of the same indicator: (asked, stated instead).
+PER_HEAD = re.compile(r"人均|per[ -]capita|per person|per head", re.I)
 QUALIFIERS = ((re.compile(r"名义|nominal", re.I), re.compile(r"实际")),
-              (re.compile(r"人均|per[ -]capita|per person|per head", re.I), re.compile(r"^(?!.*人均)", re.S)),
+              (PER_HEAD, re.compile(r"^(?!.*人均)", re.S)),
               (re.compile(r"年末|年底|末|end of|year-end", re.I), re.compile(r"平均")),
               (re.compile(r"平均|average", re.I), re.compile(r"年末|年底")))
+# What was added (新增, 新建: figures.LEAD_FLOW) is a flow; a question that does not ask for one asks
+# for the total.
+NEW_ASKED = re.compile(r"新增|新建|新开|新引进|增加|增长|新|\bnew\b|\badd(?:ed|s)?\b|\bcreated?\b", re.I)
+# A ranking ("居全国第3位") answers only a question about one.
+RANK = re.compile(r"第\s*\d+\s*[位名]|第[一二三四五六七八九十]+[位名]|居.{0,8}(?:首位|前列|第)|排名")
+RANK_ASKED = re.compile(r"第几|排名|排第|位次|名次|\brank|\bplace\b|\bposition\b", re.I)
+# Indicators whose figure is itself a rate of change (prices, an index, a share): "CPI控制在多少" is
+# answered by 涨幅2%.
+RATE_LIKE = re.compile(r"价格|物价|CPI|指数|率|比重|强度|涨幅|增速|增幅|降幅", re.I)
 # A running total since some earlier time is not one year's figure.
 CUMULATIVE = re.compile(r"累计|累积|总计")
 CUMULATIVE_ASKED = re.compile(r"累计|累积|总计|总共|一共|cumulative|in total|so far|to date|altogether", re.I)
@@ -72,7 +83,7 @@ def verify(q: Question, view: ReportView, sentence: int, span: tuple[int, int]) 
     checks = (_amount(q, view, span), _unit(q, text), _quantity(q, text), _place(q, view, around),
               _year(q, view, sentence), _planned(q, view), _subject(q, view, context, view.sentence_text(sentence)),
               _target_year(q, view, sentence, span), _level(q, view, span), _terms(q, view, context),
-              _person(q, view, text, context), _qualified(q, text))
+              _person(q, view, text, context), _qualified(q, text), _row_of(q, view, span))
     return [c for c in checks if c]
 
 
@@ -88,6 +99,21 @@ def _target_year(q: Question, view: ReportView, sentence: int, span: tuple[int, 
     return f"the report gives {max(asked)}'s result, not its target"
 
 
+def _row_of(q: Question, view: ReportView, span: tuple[int, int]) -> str:
+    """The figures of the answer, as the key-figures table reads them, must include one of what a
+    Chinese figure question asks about (规上工业单位增加值能耗 is energy use, not value added), and a
+    total asked is not answered by what was added (新增风光装机 is no installed capacity)."""
+    if q.lang != "zh" or not (q.wants_figure or q.wants_amount) or q.wants_explanation:
+        return ""
+    rows = view.table.within(span)
+    topical = Vocabulary.topical(q.concepts)
+    if rows and not any(view.table.names(q, f) or any(stated(c, f.indicator) for c in topical) for f in rows):
+        return "the passage's figure is of something else"
+    if rows and not NEW_ASKED.search(q.text) and all(LEAD_FLOW.match(f.indicator) for f in rows):
+        return "the passage gives what was added, not the total"
+    return ""
+
+
 def _qualified(q: Question, text: str) -> str:
     """A nominal growth is not answered by a real one, a year-end rate not by an average, one year's
     figure not by a running total."""
@@ -96,13 +122,30 @@ def _qualified(q: Question, text: str) -> str:
             return "the passage gives another measure of it"
     if (q.explicit_years or q.relative_years) and CUMULATIVE.search(text) and not CUMULATIVE_ASKED.search(q.text):
         return "the passage gives a running total, not one year's"
+    if _per_head(q, text):
+        return "the passage gives a figure per head, not the total"
+    if (q.wants_figure or q.wants_amount) and RANK.search(text) and not RANK_ASKED.search(q.text) \
+            and not NUMBER.search(RANK.sub("", DATE.sub("", text))):
+        return "the passage gives a ranking, not the figure"
     return ""
+
+
+def _per_head(q: Question, text: str) -> bool:
+    """A figure question about a total answered by the clause of a figure per head (人均地区生产总值
+    for "How big was Gansu's economy"); 人均 inside a term the question names (人均预期寿命) is
+    that term."""
+    if not (q.wants_figure or q.wants_amount) or PER_HEAD.search(q.text) or \
+            any("人均" in v for c in q.concepts for v in c.zh):
+        return False
+    clause = next((c for c in re.split(r"[，,；;。]", text) if NUMBER.search(c)), "")
+    return "人均" in clause
 
 
 def _level(q: Question, view: ReportView, span: tuple[int, int]) -> str:
     """An amount asked without a change ("成交额是多少", "PM2.5浓度是多少") is not answered by a
     change ("增长34.8%", "下降5%"): every figure of the answer would be a change."""
-    if not q.wants_amount or q.wants_change or q.quantity == "rate":
+    # A target is mostly set as a growth rate ("社零增长5%"): a target question is answered by one.
+    if not q.wants_amount or q.wants_change or q.wants_target or q.quantity == "rate" or RATE_LIKE.search(q.text):
         return ""
     text = view.doc.text[span[0]:span[1]]
     figures = [m for m in NUMBER.finditer(DATE.sub(lambda d: " " * len(d.group()), text))]
@@ -164,6 +207,11 @@ def _person(q: Question, view: ReportView, span_text: str, context: str) -> str:
     if q.office and not any(re.search(rf"{re.escape(q.office)}.{{0,3}}{re.escape(n)}|{re.escape(n)}.{{0,3}}"
                                       rf"{re.escape(q.office)}", context) for n in names):
         return f"the passage does not say who is {q.office}"
+    body = body_asked(q.text)
+    # 主席, 书记, 主任 belong to many bodies: the one asked must be named with the office (总理, 省长 to one).
+    if q.office in ("主席", "书记", "主任", "委员长", "秘书长") and body and body != "政府" \
+            and not re.search(rf"{body}.{{0,12}}{re.escape(q.office)}", context):
+        return f"the passage does not say who holds that office of {body}"
     return ""
 
 
@@ -197,7 +245,10 @@ def _quantity(q: Question, text: str) -> str:
 def _place(q: Question, view: ReportView, context: str) -> str:
     """A province other than the report's, or a city or port, must be named where the answer stands."""
     mine = view.doc.meta.region_code
+    own = any(r.code == mine for r in q.regions)
     for region in q.regions:
+        if region.code == "national" and own:
+            continue        # "Henan's … compared with the national target": the country qualifies, Henan is asked
         # "national" in an English question is as often "national-level" (国家级) as the country.
         names = region.zh + (("国家",) if region.code == "national" else ())
         if region.code != mine and not any(z in context for z in names):
@@ -211,6 +262,9 @@ def _place(q: Question, view: ReportView, context: str) -> str:
 def _year(q: Question, view: ReportView, sentence: int) -> str:
     asked = q.years(view.year)
     if not asked or asked & view.years_of(sentence):
+        return ""
+    # A period asked ("过去五年…年均增长多少") is answered where the report sums up several years.
+    if len(asked) > 1 and view.sums_up(sentence):
         return ""
     return f"the passage is not about {'/'.join(map(str, sorted(asked)))}"
 

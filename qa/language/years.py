@@ -30,7 +30,9 @@ def implied_years(part: str, text: str, report_year: int | None, opening: str = 
     stretch of paragraphs that a "过去五年" opening leads) sums up several years."""
     named = years_in(text) | years_in(part)
     if several or SEVERAL_YEARS.search(opening + text):
-        return frozenset(years_in(text))
+        # Within a review of several years, a paragraph that opens on one ("刚刚过去的2017年，…") speaks
+        # of that year.
+        return frozenset(years_in(text) | years_in(opening))
     if report_year and not years_in(part):
         if FIVE_YEARS.search(part):
             named |= set(range(report_year - 5, report_year))
