@@ -292,9 +292,8 @@ def ingest(runs: int) -> dict:
 def report_texts() -> list[str]:
     """What an add embeds for the bundled report, prompt prepended."""
     from qa.engine import BUNDLED_REPORT
-    from qa.ingest.chunks import ChunkingParams, chunk_document
+    from qa.ingest.chunks import ChunkingParams, chunk_document, embed_texts
     from qa.ingest.document import read_report
-    from qa.store.index import embed_texts
     doc = read_report(BUNDLED_REPORT)
     return ["passage: " + t for t in embed_texts(doc, chunk_document(doc, ChunkingParams(), "henan-2024", 0))]
 

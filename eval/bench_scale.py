@@ -43,7 +43,7 @@ def base_report():
     from qa.ingest.chunks import ChunkingParams, chunk_document
     from qa.ingest.document import read_report
     from qa.engine import BUNDLED_REPORT
-    from qa.store.index import sentence_chunks, sentence_context
+    from qa.ingest.chunks import sentence_chunks, sentence_context
     doc = read_report(BUNDLED_REPORT)
     chunks = chunk_document(doc, ChunkingParams(), "henan-2024", 0)
     return chunks, [sentence_context(doc, i) for i in range(len(doc.sentences))], sentence_chunks(doc, chunks)
@@ -87,7 +87,7 @@ def synthetic_corpus(n_reports: int):
     that report's text), the sentence texts, the chunk each sentence starts in (nondecreasing), the
     reports' parts, and for every chunk and sentence its (report, position in the bundled report)."""
     from qa.schema import Chunk
-    from qa.store.index import Part
+    from qa.store.base import Part
     base = base_report()
     chunks, sents, owners, chunk_src, sent_src, parts = [], [], [], [], [], []
     for r in range(n_reports):
@@ -183,7 +183,7 @@ def trimmed_rss() -> dict:
 
 
 def serve_from_file(index, work: Path) -> Path:
-    """Sentence vectors written and read back as the library does with a generation (qa/library.py):
+    """Sentence vectors written and read back as the library does with a generation (qa/store/faiss.py):
     in memory while small, read from the file by rows beyond RESIDENT_MAX_BYTES."""
     from qa.store.vectors import open_vectors, save_vectors
     path = work / "sentences.npy"

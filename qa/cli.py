@@ -22,7 +22,7 @@ from .engine import EMPTY_LIBRARY, ReportQA, clean_question
 from .errors import QuestionError, ReportError, ReportQAError
 from .ask.retriever import MODES
 from .figures import COLUMNS as FIGURE_COLUMNS, KINDS
-from .ingest.readers import read_text
+from .ingest.pipeline import read_all
 from .schema import Answer, Passage
 
 NOT_STATED = "—  not stated"
@@ -157,13 +157,14 @@ def _report_ids(a: argparse.Namespace) -> list[str] | None:
 
 # -- commands -----------------------------------------------------------------------------
 def cmd_add(a: argparse.Namespace) -> str:
-    _check_reports(a.files)
+    # Every file read (once) and checked before the library opens: a bad one among several stores none.
+    sources = read_all(a.files)
     qa = _open(a)
     known = {r.sha256 for r in qa.reports()}
     before, added = set(known), []
     try:
-        for path in a.files:
-            report = qa.add(path, progress=_progress())
+        for source in sources:
+            report = qa.add(source, progress=_progress())
             added.append((report, report.sha256 in known))
             known.add(report.sha256)
     except KeyboardInterrupt:
@@ -176,19 +177,6 @@ def cmd_add(a: argparse.Namespace) -> str:
         return _dumps([r.to_dict() for r, _ in added])
     return "\n".join(f"{r.id}  {r.title}  {r.chars:,} characters" + ("  (already in the library)" if old else "")
                      for r, old in added)
-
-
-def _check_reports(paths: list[str]) -> None:
-    """Read every file before any is stored, so a bad one among several stores none; name every bad
-    one at once (one message line each), so a long list is fixed in one go."""
-    problems = []
-    for path in paths:
-        try:
-            read_text(path)
-        except ReportError as e:
-            problems.append(str(e))
-    if problems:
-        raise ReportError("\n".join(problems))
 
 
 def cmd_list(a: argparse.Namespace) -> str:

@@ -24,10 +24,10 @@ from .ask.kinds import Context, dispatch
 from .ask.question import Question
 from .ask.retriever import MODES, Retriever
 from .ask.scope import Scope, route
-from .ingest.chunks import ChunkingParams
-from .ingest.readers import read_text
+from .ingest.pipeline import Source, read
 from .figures import Figure
-from .library import Library
+from .store.base import Library
+from .store.factory import FAISS, library as library_for
 from .model.embedder import CHECKED_RANKS, Embedder, cache_dir
 from .schema import Answer, Passage, Report
 
@@ -110,14 +110,12 @@ class ReportQA:
         server's `http://host:19530`; `library=` then names it there."""
         embedder = Embedder(model)
         store = store or os.environ.get("REPORT_QA_STORE") or None
-        if store and store != "faiss":
-            from .store.milvus import MilvusLibrary, check_uri
-            lib = MilvusLibrary(check_uri(store), embedder, ChunkingParams(),
-                                name=Path(library).name if library else "report_qa")
+        if store and store != FAISS:
+            lib = library_for(store, embedder, name=Path(library).name if library else None)
             lib.open(seeds=[Path(report)] if report else [], progress=progress)
         else:
             root = Path(library or index_dir or (_single_report_dir(report) if report else default_library_dir()))
-            lib = Library(root, embedder, ChunkingParams())
+            lib = library_for(FAISS, embedder, root=root)
             # A library named by the user starts empty; the default one (or a legacy index_dir) holds the bundled report.
             lib.open(seeds=[Path(report)] if report else ([] if library else [BUNDLED_REPORT]), progress=progress)
         if report:
@@ -132,7 +130,9 @@ class ReportQA:
         self._sync()
         return self.library.reports
 
-    def add(self, path: str | Path, progress: bool = True) -> Report:
+    def add(self, path: str | Path | Source, progress: bool = True) -> Report:
+        """Add a report file (or one already read with qa.ingest.pipeline.read); the same text again
+        gives the report already there."""
         with self._writing:
             report = self.library.add([path], progress=progress)[0]
             self._refresh()
@@ -149,7 +149,7 @@ class ReportQA:
 
     def text_of(self, report_id: str) -> str:
         self._sync()
-        return self.library.entry(report_id).doc.text
+        return self.library.text_of(report_id)
 
     @property
     def text(self) -> str:
@@ -372,10 +372,10 @@ def _single_report_dir(report: str | Path) -> Path:
 def _only(lib: Library, report: Path, progress: bool) -> None:
     """Make the library hold exactly `report` (a library opened for one report, as the single-report
     engine's index was rebuilt when its report changed)."""
-    digest = hashlib.sha256(read_text(report).encode("utf-8")).hexdigest()
-    for other in [r.id for r in lib.reports if r.sha256 != digest]:
+    source = read(report)
+    for other in [r.id for r in lib.reports if r.sha256 != source.sha256]:
         lib.remove(other)
-    lib.add([report], progress=progress)
+    lib.add([source], progress=progress)
 
 
 def _ranked(r, q: Question, k: int, mode: str, scope) -> tuple:

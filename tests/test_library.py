@@ -267,7 +267,7 @@ def test_a_damaged_manifest_is_rebuilt_from_the_texts(built, jilin_part):
 
 
 def test_a_text_far_longer_than_any_report_is_refused_before_embedding(tmp_path, small_report):
-    from qa.library import MAX_REPORT_CHARS
+    from qa.ingest.pipeline import MAX_REPORT_CHARS
     big = tmp_path / "big.txt"
     text = small_report.read_text(encoding="utf-8")
     big.write_text(text * (MAX_REPORT_CHARS // len(text) + 1), encoding="utf-8")

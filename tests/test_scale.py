@@ -4,7 +4,8 @@ import faiss
 import numpy as np
 import pytest
 
-from qa.store.index import Index, embed_texts, lexical_tokens, sentence_context
+from qa.ingest.chunks import embed_texts, sentence_context
+from qa.store.index import Index, lexical_tokens
 from qa.ask.retriever import Retriever
 from eval.run import load_gold
 

@@ -15,9 +15,10 @@ from dataclasses import dataclass, field
 from functools import cached_property
 
 from ..figures import periods
+from ..ingest.chunks import sentence_context
 from ..ingest.document import Document
 from ..language.segmenter import tagged, words
-from ..store.index import Part, sentence_context
+from ..store.base import Part
 from ..language.years import OPENING, implied_years
 from ..language.vocabulary import Vocabulary, stated
 from .question import Question

@@ -1,8 +1,12 @@
 """Chunk: pack a paragraph's sentences into retrieval units that respect the report's structure."""
 from __future__ import annotations
 
+import hashlib
+import json
 import re
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
+
+import numpy as np
 
 from .document import Document
 from ..schema import Chunk
@@ -54,3 +58,42 @@ def chunk_document(doc: Document, params: ChunkingParams = ChunkingParams(), rep
             if span is not None:
                 group.append(span)
     return chunks
+
+
+def sentence_context(doc: Document, i: int) -> str:
+    """A sentence with the heading it sits under, as embedded for span selection."""
+    s = doc.sentences[i]
+    para = doc.paragraphs[s.paragraph]
+    head = " › ".join(h for h in (para.section or para.part, para.lead) if h)
+    return (head + "\n" if head else "") + doc.text[s.start:s.end]
+
+
+def sentence_chunks(doc: Document, chunks: list[Chunk]) -> np.ndarray:
+    """For each sentence, the last chunk that starts at or before it (chunks are in text order)."""
+    starts = np.array([c.start for c in chunks])
+    owners = np.searchsorted(starts, [s.start for s in doc.sentences], side="right") - 1
+    return np.clip(owners, 0, len(chunks) - 1).astype(np.int64) + (chunks[0].chunk_id if chunks else 0)
+
+
+def embed_texts(doc: Document, chunks: list[Chunk]) -> list[str]:
+    """What is embedded for a report: its chunks in context, then its sentences in context."""
+    return [c.context for c in chunks] + [sentence_context(doc, s) for s in range(len(doc.sentences))]
+
+
+def renumbered(chunks: list[Chunk], first_id: int, report: str | None = None) -> list[Chunk]:
+    """The same chunks numbered from `first_id` (and labelled with `report`): what chunk_document would
+    give for the report at that place in a library, without chunking it again."""
+    report = chunks[0].report if report is None and chunks else report
+    if not chunks or (chunks[0].chunk_id == first_id and chunks[0].report == report):
+        return chunks
+    return [replace(c, chunk_id=first_id + i, report=report) for i, c in enumerate(chunks)]
+
+
+def chunks_sha256(chunks: list[Chunk], relative: bool = True) -> str:
+    """What the parser and chunker made of a report, whatever number its first chunk has (stores keep
+    it to notice a parser or chunker change).  `relative=False` counts the numbers as they are: how
+    FAISS libraries written before this function checked it."""
+    first = chunks[0].chunk_id if chunks and relative else 0
+    blob = json.dumps([dict(c.to_dict(), chunk_id=c.chunk_id - first) for c in chunks],
+                      ensure_ascii=False, sort_keys=True)
+    return hashlib.sha256(blob.encode("utf-8")).hexdigest()

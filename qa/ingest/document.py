@@ -308,6 +308,11 @@ def _structure(paras: list[str], cover: int) -> list[tuple[str, str, str, str, s
     return out
 
 
+def text_sha256(raw: str) -> str:
+    """The checksum a report's text is known by (the same text added twice is recognised by it)."""
+    return hashlib.sha256(raw.encode("utf-8")).hexdigest()
+
+
 def parse(raw: str, source: str = "") -> Document:
     """Clean a report's text and recover its parts, sections, paragraphs, sentences and metadata."""
     paras, cover = split_paragraphs(raw)
@@ -323,7 +328,7 @@ def parse(raw: str, source: str = "") -> Document:
         pos += len(ptext) + 1
     meta = read_metadata(text, paragraphs, source)
     return Document(text=text, paragraphs=paragraphs, sentences=sentences, title=meta.title,
-                    sha256=hashlib.sha256(raw.encode("utf-8")).hexdigest(), source=source, meta=meta)
+                    sha256=text_sha256(raw), source=source, meta=meta)
 
 
 def read_report(path: str | Path) -> Document:

@@ -63,7 +63,23 @@ MIN_PAGE_CHARS = 10
 def read_text(path: str | Path) -> str:
     """The report at `path` as text, one line per line (PDF) or paragraph (.docx, .txt)."""
     path = Path(path)
-    data = _read_bytes(path)
+    return text_of(read_bytes(path), path)
+
+
+def read_bytes(path: str | Path) -> bytes:
+    """The file's bytes, once it is known to be a regular file within MAX_BYTES."""
+    path = Path(path)
+    _check_file(path)
+    with _open(path) as f:
+        data = f.read(MAX_BYTES + 1)       # bounded, in case the file grew since stat
+    if len(data) > MAX_BYTES:
+        raise _too_large(path, len(data))
+    return data
+
+
+def text_of(data: bytes, path: str | Path) -> str:
+    """The report text of a file's bytes (`path` gives its extension and names it in messages)."""
+    path = Path(path)
     reader = {"txt": _read_txt, "pdf": _read_pdf, "docx": _read_docx}[_format_of(path, data)]
     text = reader(data, path)
     _check_chinese(text, path)
@@ -103,15 +119,6 @@ def _open(path: Path):
         return path.open("rb")
     except OSError as e:
         raise ReportError(f"Cannot read the report file {path}: {e.strerror}.", code="unreadable_file") from None
-
-
-def _read_bytes(path: Path) -> bytes:
-    _check_file(path)
-    with _open(path) as f:
-        data = f.read(MAX_BYTES + 1)       # bounded, in case the file grew since stat
-    if len(data) > MAX_BYTES:
-        raise _too_large(path, len(data))
-    return data
 
 
 def _too_large(path: Path, size: int) -> ReportError:

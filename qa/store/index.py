@@ -6,25 +6,25 @@ are stored per report, so adding a report embeds that report only; the
 combined FAISS and BM25 indexes and the glossary are re-assembled from the
 stored vectors and words (a few seconds for 33 reports, no embedding).
 
-This module holds what is searched; `qa.library` holds where it lives on disk
-(generations swapped atomically, checksums, a writers' lock).
+This module builds, saves and loads what is searched; `store/faiss.py` decides where it lives on
+disk (generations swapped atomically, checksums, a writers' lock).
 """
 from __future__ import annotations
 
+import json
 import logging
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import bm25s
 import faiss
 import numpy as np
 
 from ..errors import IndexStoreError
-from ..ingest.document import Document
 from ..language.glossary import Glossary
-from ..language.segmenter import words
 from ..schema import Chunk
-from .base import Part, Store
-from .vectors import InMemory, SentenceVectors
+from .base import Part, Store, lexical_tokens
+from .vectors import InMemory, SentenceVectors, open_vectors, save_vectors
 
 log = logging.getLogger(__name__)
 
@@ -32,15 +32,11 @@ log = logging.getLogger(__name__)
 # (eval/bench.md) with a top-10 search in ~1 ms.
 FLAT_MAX = 50_000
 HNSW_M, HNSW_EF_CONSTRUCTION, HNSW_EF_SEARCH = 32, 80, 1024
+# The files of a saved index, in its directory.
+DENSE, BM25, GLOSSARY, SENTENCES = "dense.faiss", "bm25", "glossary.json", "sentences.npy"
 # Chunk vectors are stored as float16 and searched as such (FAISS decodes while it scans, no float32
 # copy): 101,000 chunks take 74 MiB instead of 148 MiB, and a cosine moves by at most ~1e-3.
 VECTOR_CODE = faiss.ScalarQuantizer.QT_fp16
-
-
-def lexical_tokens(chunk: Chunk) -> list[str]:
-    # Around words' cache: a chunk is segmented once, and 4,096 chunks' words held 35-55 MiB there
-    # at 1,000 reports, pushing out the questions it is for.
-    return list(words.__wrapped__(chunk.context))
 
 
 def lexical_ids(chunks: list[Chunk]) -> tuple[list[list[int]], dict[str, int]]:
@@ -68,29 +64,9 @@ def tuned(index: faiss.Index) -> faiss.Index:
     return index
 
 
-def sentence_context(doc: Document, i: int) -> str:
-    """A sentence with the heading it sits under, as embedded for span selection."""
-    s = doc.sentences[i]
-    para = doc.paragraphs[s.paragraph]
-    head = " › ".join(h for h in (para.section or para.part, para.lead) if h)
-    return (head + "\n" if head else "") + doc.text[s.start:s.end]
-
-
-def sentence_chunks(doc: Document, chunks: list[Chunk]) -> np.ndarray:
-    """For each sentence, the last chunk that starts at or before it (chunks are in text order)."""
-    starts = np.array([c.start for c in chunks])
-    owners = np.searchsorted(starts, [s.start for s in doc.sentences], side="right") - 1
-    return np.clip(owners, 0, len(chunks) - 1).astype(np.int64) + (chunks[0].chunk_id if chunks else 0)
-
-
-def embed_texts(doc: Document, chunks: list[Chunk]) -> list[str]:
-    """What is embedded for a report: its chunks in context, then its sentences in context."""
-    return [c.context for c in chunks] + [sentence_context(doc, s) for s in range(len(doc.sentences))]
-
-
 @dataclass
 class Index(Store):
-    """The default store: FAISS and bm25s in the process (qa.library keeps it on disk)."""
+    """The default store: FAISS and bm25s in the process (store/faiss.py keeps it on disk)."""
     chunks: list[Chunk]
     dense: faiss.Index
     bm25: bm25s.BM25
@@ -118,10 +94,38 @@ class Index(Store):
         return cls(chunks, dense_index(chunk_vectors, flat_max), bm25, sentence_vectors,
                    np.asarray(owners, dtype=np.int64), glossary, parts)
 
+    def save(self, directory: Path) -> None:
+        """Write the index's parts into `directory`, then serve the sentence vectors from their file:
+        a large library holds no second copy in memory."""
+        save_vectors(directory / SENTENCES, self.sentence_vectors)
+        self.sentence_vectors = open_vectors(directory / SENTENCES)
+        faiss.write_index(self.dense, str(directory / DENSE))
+        self.bm25.save(str(directory / BM25), show_progress=False)
+        (directory / GLOSSARY).write_text(json.dumps(self.glossary.to_json(), ensure_ascii=False), encoding="utf-8")
+
+    @classmethod
+    def load(cls, directory: Path, chunks: list[Chunk], owners: np.ndarray, parts: list[Part]) -> "Index":
+        """The index saved in `directory`, over `chunks` (which the caller parsed from the texts); an
+        IndexStoreError if any part is damaged or they disagree in size."""
+        try:
+            dense = tuned(faiss.read_index(str(directory / DENSE)))
+            bm25 = bm25s.BM25.load(str(directory / BM25), show_progress=False)
+            glossary = Glossary.from_json(json.loads((directory / GLOSSARY).read_text(encoding="utf-8")))
+            sentences = open_vectors(directory / SENTENCES)
+        except Exception as e:   # any damage the checksums missed means: do not use it
+            raise IndexStoreError(f"The index in {directory} is damaged ({type(e).__name__}: {e}).") from None
+        if dense.ntotal != len(chunks) or bm25.scores["num_docs"] != len(chunks) or len(sentences) != len(owners):
+            raise IndexStoreError(f"The index in {directory} is inconsistent: its parts disagree in size.")
+        return cls(chunks, dense, bm25, sentences, np.asarray(owners, dtype=np.int64), glossary, parts)
+
     def chunk_vectors(self, ids: np.ndarray) -> np.ndarray:
         return self.dense.reconstruct_batch(np.asarray(ids, dtype=np.int64))
 
     # -- the Store interface (store/base.py) -----------------------------------
+    def ready_for_questions(self) -> None:
+        # One query at a time: FAISS's threads only fight numpy's for the two cores (11 ms -> 1 ms).
+        faiss.omp_set_num_threads(1)
+
     @property
     def vocab(self) -> set[str]:
         return set(self.bm25.vocab_dict)

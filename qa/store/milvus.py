@@ -20,7 +20,7 @@ retriever's fusion and the answer step run unchanged on top (store/base.py).
 """
 from __future__ import annotations
 
-import hashlib
+import contextlib
 import json
 import logging
 import os
@@ -28,20 +28,17 @@ import re
 import time
 import uuid
 from collections import OrderedDict
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
 
 from ..errors import IndexStoreError
-from ..ingest.chunks import ChunkingParams, chunk_document
-from ..ingest.document import Document, parse
-from ..ingest.readers import read_text
+from ..ingest.chunks import ChunkingParams, chunks_sha256, renumbered, sentence_chunks
+from ..ingest.pipeline import Entry, embed, reopen
 from ..language.glossary import Glossary
-from ..library import Catalog, Entry, _record, report_id
-from ..model.embedder import Embedder
-from ..schema import Chunk, Report
-from .base import Part, Store, parts_of
-from .index import embed_texts, lexical_tokens, sentence_chunks
+from ..schema import Chunk
+from .base import Library, Part, Store, lexical_tokens, parts_of
 
 log = logging.getLogger(__name__)
 
@@ -63,22 +60,6 @@ PUNCTUATION = sorted(ch for lo, hi in _RANGES for ch in map(chr, range(lo, hi)) 
 _STOP = frozenset(PUNCTUATION)
 ANALYZER = {"tokenizer": {"type": "jieba", "mode": "search"},
             "filter": [{"type": "stop", "stop_words": PUNCTUATION}]}
-
-
-def is_milvus_uri(uri: str | os.PathLike | None) -> bool:
-    """A Milvus Lite file (`*.db`) or a server address (`http(s)://`, `tcp://`, `unix:`)."""
-    if not uri:
-        return False
-    uri = str(uri)
-    return uri.endswith(".db") or bool(re.match(r"^(https?|tcp|grpc|unix)://", uri))
-
-
-def check_uri(uri: str | os.PathLike) -> str:
-    """`uri` if it names a Milvus store, else an IndexStoreError saying what is accepted."""
-    if not is_milvus_uri(uri):
-        raise IndexStoreError(f"Unknown store {redact(str(uri))!r}: give a Milvus Lite file ending in .db, "
-                              "a Milvus server's http://host:19530, or faiss (the default).")
-    return str(uri)
 
 
 def redact(uri: str) -> str:
@@ -353,10 +334,10 @@ def _index_params(client, kind: str, large: bool):
     return ip
 
 
-class MilvusLibrary(Catalog):
-    """The library interface of qa.library.Library (entries, add, remove, open, changed), on Milvus."""
+class MilvusLibrary(Library):
+    """The write-side Library (store/base.py) on Milvus."""
 
-    def __init__(self, uri: str, embedder: Embedder, params: ChunkingParams = ChunkingParams(),
+    def __init__(self, uri: str, embedder, params: ChunkingParams = ChunkingParams(),
                  name: str = "report_qa"):
         self.uri, self.embedder, self.params = str(uri), embedder, params
         self.name = re.sub(r"[^A-Za-z0-9_]", "_", name) or "report_qa"
@@ -409,8 +390,10 @@ class MilvusLibrary(Catalog):
         self._checked = now
         return self.live() != self.generation
 
-    def check_writable(self) -> None:
-        self._ensure()
+    def check(self) -> None:
+        meta = self._ensure()
+        if not self.entries and not self.generation:
+            self._load(meta)
 
     def _ensure(self) -> dict:
         """Create the collections if the library is new; refuse one of another schema version."""
@@ -467,16 +450,13 @@ class MilvusLibrary(Catalog):
         for row in rows:
             rec = json.loads(row["body"])
             rid = rec["id"]
-            raw = self._text(rid, rec.get("pieces", 0))
-            doc = parse(raw, source=rec.get("source", ""))
-            chunks = chunk_document(doc, self.params, rid, first)
-            first += len(chunks)
+            entry = reopen(self._text(rid, rec.get("pieces", 0)), rec, self.params, first)
+            first += len(entry.chunks)
             if not same_setup:
                 stale[rid] = "built with another model or chunking"
-            elif chunks_sha(chunks) != rec.get("chunks_sha256"):
+            elif chunks_sha256(entry.chunks) != rec.get("chunks_sha256"):
                 stale[rid] = "the parser or chunker has changed"
-            report = Report(**{k: rec[k] for k in Report.__dataclass_fields__ if k in rec})
-            entries.append(Entry(report, raw, doc, chunks, None, None))
+            entries.append(entry)
         self.entries, self.generation = entries, meta.get("generation", "")
         self._checked = time.monotonic()
         self.index = self._store() if entries and not stale else None
@@ -502,33 +482,30 @@ class MilvusLibrary(Catalog):
                            Glossary.build(vocab), vocab, guard=self._guard)
 
     # -- writing -----------------------------------------------------------------
-    def add(self, paths: list[str | Path], progress: bool = True) -> list:
+    @contextlib.contextmanager
+    def write_lock(self):
+        """No lock across processes (Milvus Lite serves one process; a server wants one writer, see the
+        README); the library is brought up to date first, as the FAISS library does under its lock."""
         meta = self._ensure()
-        if not self.entries and not self.generation:
+        if self.live() != self.generation:
             self._load(meta)
-        added, known = [], {e.report.sha256: e.report for e in self.entries}
-        for path in paths:
-            raw = read_text(path)
-            sha = _sha(raw)
-            if sha in known:
-                added.append(known[sha])
-                continue
-            doc = parse(raw, source=str(path))
-            rid = report_id(doc, str(path), {e.report.id for e in self.entries})
-            chunks = chunk_document(doc, self.params, rid)
-            record = _record(rid, raw, doc, chunks, str(path))
-            self._insert(record, raw, doc, chunks, progress)
-            known[sha] = record
-            added.append(record)
-            self._load(self._bump())
-        return added
+        yield
 
-    def remove(self, rid: str) -> Report:
-        self._ensure()
-        gone = self.entry(rid)
-        self._delete(rid)
-        self._load(self._bump())
-        return gone.report
+    def commit(self, entries: list[Entry], added: list[Entry], removed: list[Entry], progress: bool) -> None:
+        """Delete the removed reports' rows, insert the added ones', then bump the generation; the
+        entries in memory are renumbered, not parsed again from the stored texts."""
+        for e in removed:
+            self._delete(e.report.id)
+        for e in added:
+            self._insert(e, progress)
+        meta = self._bump()
+        first, kept = 0, []
+        for e in entries:
+            kept.append(replace(e, chunks=renumbered(e.chunks, first), chunk_vectors=None, sentence_vectors=None))
+            first += len(e.chunks)
+        self.entries, self.generation = kept, meta["generation"]
+        self._checked = time.monotonic()
+        self.index = self._store() if kept else None
 
     def rebuild(self, progress: bool = True) -> None:
         self._rewrite({e.report.id: "on request" for e in self.entries}, progress)
@@ -538,10 +515,8 @@ class MilvusLibrary(Catalog):
         meta = self._meta() or {}
         for e in self.entries:
             if e.report.id in stale or "*" in stale:
-                chunks = chunk_document(e.doc, self.params, e.report.id)
                 self._delete(e.report.id, keep_text=False)
-                record = Report(**{**e.report.to_dict(), "chunks": len(chunks)})
-                self._insert(record, e.raw, e.doc, chunks, progress)
+                self._insert(replace(e, report=replace(e.report, chunks=len(e.chunks))), progress)
         self._load(self._bump(dict(meta, **self._expected())))
 
     def _bump(self, meta: dict | None = None) -> dict:
@@ -549,13 +524,14 @@ class MilvusLibrary(Catalog):
         self._put_meta(meta)
         return meta
 
-    def _insert(self, record: Report, raw: str, doc: Document, chunks: list[Chunk], progress: bool) -> None:
-        """A report's texts, chunks and sentences, then its record: a report is there once its record is."""
+    def _insert(self, entry: Entry, progress: bool) -> None:
+        """A report's texts, chunks and sentences, then its record: a report is there once its record is.
+        An entry not embedded yet (a stale one, re-embedded from its stored text) is embedded here."""
+        record, raw, doc, chunks = entry.report, entry.raw, entry.doc, entry.chunks
         rid = record.id
-        log.info("Embedding %d chunks and %d sentences with %s", len(chunks), len(doc.sentences),
-                 self.embedder.model_id)
-        vectors = np.asarray(self.embedder.passages(embed_texts(doc, chunks), progress=progress), np.float32)
-        cv, sv = vectors[:len(chunks)], vectors[len(chunks):]
+        cv, sv = (entry.chunk_vectors, entry.sentence_vectors) if entry.chunk_vectors is not None else \
+            embed(self.embedder, doc, chunks, progress)
+        cv, sv = np.asarray(cv, np.float32), np.asarray(sv, np.float32)
         region, year = doc.meta.region_code or record.region or "", int(record.year or 0)
         self._delete(rid)        # leftovers of an add that stopped half way
         pieces = [raw[i:i + TEXT_PIECE] for i in range(0, len(raw), TEXT_PIECE)] or [""]
@@ -569,7 +545,7 @@ class MilvusLibrary(Catalog):
         self._insert_rows("sentences", [{"pk": f"{rid}/{n}", "report": rid, "n": n, "vector": sv[n].tolist()}
                                         for n in range(len(sv))])
         seq = max([e_seq for e_seq in self._seqs()] or [0]) + 1
-        body = dict(record.to_dict(), chunks_sha256=chunks_sha(chunks),
+        body = dict(record.to_dict(), chunks_sha256=chunks_sha256(chunks),
                     pieces=len(pieces))
         self._insert_rows("reports", [{"pk": f"report#{rid}", "kind": "report", "report": rid, "seq": seq,
                                        "region": region, "year": year,
@@ -607,13 +583,3 @@ class MilvusLibrary(Catalog):
                 pass
             self._client = None
 
-
-def _sha(raw: str) -> str:
-    return hashlib.sha256(raw.encode("utf-8")).hexdigest()
-
-
-def chunks_sha(chunks: list[Chunk]) -> str:
-    """What the parser and chunker made of a report, whatever number its first chunk has."""
-    blob = json.dumps([dict(c.to_dict(), chunk_id=c.chunk_id - chunks[0].chunk_id) for c in chunks],
-                      ensure_ascii=False, sort_keys=True)
-    return hashlib.sha256(blob.encode("utf-8")).hexdigest()

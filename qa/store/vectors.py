@@ -63,7 +63,7 @@ class SentenceVectors:
 
 class InMemory(SentenceVectors):
     """Float16 values (rounded as stored), decoded to float32 when first read: an index that is
-    written and then served from its file (qa/library.py) never holds the float32 copy."""
+    written and then served from its file (qa/store/faiss.py) never holds the float32 copy."""
 
     def __init__(self, vectors: np.ndarray):
         self.stored = np.ascontiguousarray(vectors, dtype=DTYPE)

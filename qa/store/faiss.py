@@ -1,4 +1,4 @@
-"""Library: the reports a user has added, on disk, with one index over all of them.
+"""FaissLibrary: a library of reports in a directory, searched with FAISS and bm25s (store/index.py).
 
 A library directory holds generations and a CURRENT file naming the live one:
 
@@ -24,27 +24,21 @@ import hashlib
 import json
 import logging
 import os
-import re
 import shutil
 import tempfile
 import time
-from dataclasses import dataclass
 from pathlib import Path
 
-import bm25s
-import faiss
 import numpy as np
 
-from .errors import IndexStoreError, ReportError
-from .ingest.chunks import ChunkingParams, chunk_document
-from .ingest.document import Document, parse
-from .ingest.readers import read_text
-from .language.glossary import Glossary
-from .model.embedder import Embedder
-from .schema import Chunk, Report
-from .store.base import Part, parts_of
-from .store.index import Index, embed_texts, sentence_chunks, tuned
-from .store.vectors import DTYPE, Stored, npy_layout, open_vectors, save_vectors
+from ..errors import IndexStoreError
+from ..ingest.chunks import ChunkingParams, chunks_sha256, renumbered, sentence_chunks
+from ..ingest.document import text_sha256
+from ..ingest.pipeline import Entry, embed, reopen
+from ..schema import Chunk
+from .base import Library, Part, parts_of
+from .index import Index
+from .vectors import DTYPE, Stored, npy_layout, save_vectors
 
 log = logging.getLogger(__name__)
 
@@ -53,14 +47,9 @@ FORMAT_VERSION = 7
 # The previous generation is kept after a swap: a reader that read CURRENT just before it may still
 # be loading it.  Older ones, and any a crash left half-written, go at the next write.
 KEEP_GENERATIONS = 2
-# The 33 reports here have 10,400-28,000 characters; embedding runs at ~4,000 characters a second on
-# two cores, so ten times the longest still indexes in about a minute, and a wrong file is stopped.
-MAX_REPORT_CHARS = 300_000
 # Every report's text is also kept once, outside the generations, named by its sha256: the second
 # copy that a damaged text is restored from.
 TEXTS = "texts"
-# Every report's sentence vectors in one file, in the index's row order, read by rows at scale.
-SENTENCES = "sentences.npy"
 
 
 def _sha256_file(path: Path) -> str:
@@ -71,58 +60,8 @@ def _sha256_file(path: Path) -> str:
     return h.hexdigest()
 
 
-def chunks_sha256(chunks: list[Chunk]) -> str:
-    blob = json.dumps([c.to_dict() for c in chunks], ensure_ascii=False, sort_keys=True)
-    return hashlib.sha256(blob.encode("utf-8")).hexdigest()
-
-
-@dataclass
-class Entry:
-    """A report of the library in memory: its record, parsed text, chunks and vectors."""
-    report: Report
-    raw: str
-    doc: Document
-    chunks: list[Chunk]
-    chunk_vectors: np.ndarray
-    sentence_vectors: np.ndarray
-
-
-def report_id(doc: Document, source: str, taken: set[str]) -> str:
-    """"henan-2024" from the region and year; else the file's name; "-2" where that is taken."""
-    m = doc.meta
-    base = f"{m.region_code}-{m.year}" if m.region_code and m.year else \
-        re.sub(r"[^a-z0-9]+", "-", Path(source).stem.lower()).strip("-") or "report"
-    rid, n = base, 2
-    while rid in taken:
-        rid, n = f"{base}-{n}", n + 1
-    return rid
-
-
-def _record(rid: str, raw: str, doc: Document, chunks: list[Chunk], source: str) -> Report:
-    m = doc.meta
-    return Report(id=rid, title=m.name, region=m.region, year=m.year, date=m.date, speaker=m.speaker,
-                  chars=len(doc.text), sha256=hashlib.sha256(raw.encode("utf-8")).hexdigest(),
-                  source=Path(source).name if source else "", chunks=len(chunks), sentences=len(doc.sentences))
-
-
-class Catalog:
-    """The reports of a library, whatever store keeps it."""
-    entries: list[Entry]
-
-    @property
-    def reports(self) -> list[Report]:
-        return [e.report for e in self.entries]
-
-    def entry(self, rid: str) -> Entry:
-        for e in self.entries:
-            if e.report.id == rid:
-                return e
-        known = ", ".join(e.report.id for e in self.entries) or "none"
-        raise ReportError(f"No report {rid!r} in the library (reports: {known}).", code="unknown_report")
-
-
-class Library(Catalog):
-    def __init__(self, root: str | Path, embedder: Embedder, params: ChunkingParams = ChunkingParams()):
+class FaissLibrary(Library):
+    def __init__(self, root: str | Path, embedder, params: ChunkingParams = ChunkingParams()):
         self.root, self.embedder, self.params = Path(root), embedder, params
         self.entries: list[Entry] = []
         self.index: Index | None = None
@@ -143,7 +82,7 @@ class Library(Catalog):
         """Another process has written a new generation since this one was loaded."""
         return self.live() != self.generation
 
-    def open(self, seeds: list[Path] = (), progress: bool = True) -> "Library":
+    def open(self, seeds: list[Path] = (), progress: bool = True) -> "FaissLibrary":
         """Load the live generation; repair what is damaged or stale from the stored texts; a library
         never written before starts with `seeds`."""
         self._check_not_newer()
@@ -222,15 +161,15 @@ class Library(Catalog):
                           "it is left out: add its file again.", rid, self.root)
                 stale["*"] = "a report's text was lost"
                 continue
-            doc = parse(raw, source=rec.get("source", ""))
-            chunks = chunk_document(doc, self.params, rid, first_chunk)
+            entry = reopen(raw, rec, self.params, first_chunk)
+            chunks, doc = entry.chunks, entry.doc
             first_chunk += len(chunks)
-            vectors = None
             if rid in stale:
                 pass
             elif setup:
                 stale[rid] = setup
-            elif chunks_sha256(chunks) != rec.get("chunks_sha256"):
+            elif rec.get("chunks_sha256") not in (chunks_sha256(chunks), chunks_sha256(chunks, relative=False)):
+                # (the second: libraries written before the checksum ignored where a report's chunks start)
                 stale[rid] = "the parser or chunker has changed"
             elif {f"reports/{rid}.chunks.npy", f"reports/{rid}.sentences.npy"} & bad:
                 stale[rid] = "its vectors are damaged"
@@ -238,15 +177,15 @@ class Library(Catalog):
                 vectors = _load_vectors(gen, rid, len(chunks), len(doc.sentences))
                 if vectors is None:
                     stale[rid] = "its vectors do not fit its text"
-            cv, sv = vectors or (None, None)
-            report = Report(**{k: rec[k] for k in Report.__dataclass_fields__ if k in rec}) \
-                if "sha256" in rec else _record(rid, raw, doc, chunks, rec.get("source", ""))
-            entries.append(Entry(report, raw, doc, chunks, cv, sv))
+                else:
+                    entry.chunk_vectors, entry.sentence_vectors = vectors
+            entries.append(entry)
         self.entries, self.generation, self.index = entries, name, None
         if not stale and bad - {f for f in files if f.startswith("reports/")}:
             stale["*"] = "the combined index is damaged"
         if not stale and entries:       # an empty library is a library, with nothing to search
-            self.index = self._combined(gen, manifest)
+            chunks, parts, owners = _layout(entries)
+            self.index = Index.load(gen, chunks, owners, parts)
         return name, manifest, stale
 
     def _manifest(self, gen: Path) -> tuple[dict, dict, list, dict]:
@@ -277,20 +216,6 @@ class Library(Catalog):
                 return (g / rel).read_text(encoding="utf-8")
         return None
 
-    def _combined(self, gen: Path, manifest: dict) -> Index:
-        try:
-            dense = tuned(faiss.read_index(str(gen / "dense.faiss")))
-            bm25 = bm25s.BM25.load(str(gen / "bm25"), show_progress=False)
-            glossary = Glossary.from_json(json.loads((gen / "glossary.json").read_text(encoding="utf-8")))
-            sentences = open_vectors(gen / SENTENCES)
-        except Exception as e:   # any damage the checksums missed means: do not use it
-            raise IndexStoreError(f"The index in {gen} is damaged ({type(e).__name__}: {e}).") from None
-        chunks, parts, owners = _layout(self.entries)
-        if dense.ntotal != len(chunks) or bm25.scores["num_docs"] != len(chunks) or \
-                len(sentences) != len(owners):
-            raise IndexStoreError(f"The index in {gen} is inconsistent: its parts disagree in size.")
-        return Index(chunks, dense, bm25, sentences, owners, glossary, parts)
-
     # -- writing ---------------------------------------------------------------
     @contextlib.contextmanager
     def _locked(self):
@@ -307,55 +232,21 @@ class Library(Catalog):
             finally:
                 fcntl.flock(handle, fcntl.LOCK_UN)
 
-    def check_writable(self) -> None:
+    def check(self) -> None:
         with self._locked():
             pass
 
-    def add(self, paths: list[str | Path], progress: bool = True) -> list[Report]:
-        """Add report files; a file whose text is already in the library is recognised, not stored twice."""
-        self.check_writable()
-        read = []
-        for path in paths:
-            raw = read_text(path)
-            if len(raw) > MAX_REPORT_CHARS:
-                raise ReportError(f"{Path(path).name} has {len(raw):,} characters of text; a government work "
-                                  f"report has 10,000-30,000, and this one would take long to index: "
-                                  f"check that it is the right file (the limit is {MAX_REPORT_CHARS:,}).", code="report_too_long")
-            read.append((raw, parse(raw, source=str(path)), str(path)))
-        fresh = [r for r in read if _sha(r[0]) not in {e.report.sha256 for e in self.entries}]
-        vectors = {id(doc): self._embed(doc, chunk_document(doc, self.params), progress) for _, doc, _ in fresh}
+    @contextlib.contextmanager
+    def write_lock(self):
         with self._locked():
             self._reload_if_changed()
-            entries = list(self.entries)
-            known = {e.report.sha256: e.report for e in entries}
-            added = []
-            for raw, doc, source in read:
-                if _sha(raw) in known:
-                    added.append(known[_sha(raw)])
-                    continue
-                rid = report_id(doc, source, {e.report.id for e in entries})
-                chunks = chunk_document(doc, self.params, rid)
-                cv, sv = vectors.get(id(doc)) or self._embed(doc, chunks, progress)
-                entry = Entry(_record(rid, raw, doc, chunks, source), raw, doc, chunks, cv, sv)
-                entries.append(entry)
-                known[entry.report.sha256] = entry.report
-                added.append(entry.report)
-            if len(entries) != len(self.entries):
-                self._write(entries, progress=progress)
-        return added
+            yield
 
-    def remove(self, rid: str) -> Report:
-        self.check_writable()
-        with self._locked():
-            self._reload_if_changed()
-            gone = self.entry(rid)
-            self._write([e for e in self.entries if e is not gone], progress=False)
-        return gone.report
+    def commit(self, entries: list[Entry], added: list[Entry], removed: list[Entry], progress: bool) -> None:
+        self._write(entries, progress=progress)
 
     def rebuild(self, progress: bool = True) -> None:
-        """Embed every report again (after a model change, or on request)."""
-        with self._locked():
-            self._reload_if_changed()
+        with self.write_lock():
             self._write(self.entries, progress=progress, redo={e.report.id for e in self.entries})
 
     def _reload_if_changed(self) -> None:
@@ -364,20 +255,14 @@ class Library(Catalog):
             if loaded and loaded[2]:
                 self._write(self.entries, progress=False, redo=set(loaded[2]))
 
-    def _embed(self, doc: Document, chunks: list[Chunk], progress: bool) -> tuple[np.ndarray, np.ndarray]:
-        log.info("Embedding %d chunks and %d sentences with %s", len(chunks), len(doc.sentences),
-                 self.embedder.model_id)
-        vectors = self.embedder.passages(embed_texts(doc, chunks), progress=progress)
-        return vectors[:len(chunks)], vectors[len(chunks):]
-
     def _renumbered(self, entries: list[Entry], progress: bool, redo: set[str]) -> list[Entry]:
         """The entries with their chunks numbered through the library, embedded where needed."""
         first, out = 0, []
         for e in entries:
-            chunks = chunk_document(e.doc, self.params, e.report.id, first)
+            chunks = renumbered(e.chunks, first)
             first += len(chunks)
             if e.chunk_vectors is None or e.report.id in redo:
-                cv, sv = self._embed(e.doc, chunks, progress)
+                cv, sv = embed(self.embedder, e.doc, chunks, progress)
             else:
                 cv, sv = e.chunk_vectors, e.sentence_vectors
             out.append(Entry(e.report, e.raw, e.doc, chunks, cv, sv))
@@ -385,10 +270,10 @@ class Library(Catalog):
 
     def _write(self, entries: list[Entry], progress: bool, redo: set[str] = frozenset()) -> None:
         """Write `entries` as a new generation and make it live (the caller holds the lock)."""
-        renumbered = self._renumbered(entries, progress, redo)
-        index = _assemble(renumbered) if renumbered else None
-        gen = self._new_generation(renumbered, index)
-        self.entries, self.index, self.generation = renumbered, index, gen.name
+        numbered = self._renumbered(entries, progress, redo)
+        index = _assemble(numbered) if numbered else None
+        gen = self._new_generation(numbered, index)
+        self.entries, self.index, self.generation = numbered, index, gen.name
         self._drop_old_generations()
 
     def _new_generation(self, entries: list[Entry], index: Index | None) -> Path:
@@ -434,20 +319,16 @@ def _setup_change(manifest: dict, expected: dict) -> str:
     return f"built with other settings ({', '.join(changed)})" if changed else ""
 
 
-def _sha(raw: str) -> str:
-    return hashlib.sha256(raw.encode("utf-8")).hexdigest()
-
-
 def _intact_text(path: Path, sha: str) -> bool:
     try:
-        return _sha(path.read_text(encoding="utf-8")) == sha
+        return text_sha256(path.read_text(encoding="utf-8")) == sha
     except (OSError, UnicodeDecodeError):
         return False
 
 
 def _keep_text(root: Path, raw: str) -> None:
     """The second copy of a text, written once (atomically) and never changed."""
-    spare = root / TEXTS / f"{_sha(raw)}.txt"
+    spare = root / TEXTS / f"{text_sha256(raw)}.txt"
     if spare.exists():
         return
     spare.parent.mkdir(exist_ok=True)
@@ -527,11 +408,5 @@ def _write_generation(gen: Path, entries: list[Entry], index: Index | None) -> d
         (gen / "reports" / f"{rid}.txt").write_text(e.raw, encoding="utf-8")
         _write_vectors(gen, e)
     if index is not None:
-        # Written, then served from the file: a large library holds no second copy in memory.
-        save_vectors(gen / SENTENCES, index.sentence_vectors)
-        index.sentence_vectors = open_vectors(gen / SENTENCES)
-        faiss.write_index(index.dense, str(gen / "dense.faiss"))
-        index.bm25.save(str(gen / "bm25"), show_progress=False)
-        (gen / "glossary.json").write_text(json.dumps(index.glossary.to_json(), ensure_ascii=False),
-                                           encoding="utf-8")
+        index.save(gen)
     return {str(p.relative_to(gen)): _sha256_file(p) for p in sorted(gen.rglob("*")) if p.is_file()}

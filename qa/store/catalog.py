@@ -1,0 +1,34 @@
+"""Catalog: the reports of a library, whatever store keeps them, and how one is looked up."""
+from __future__ import annotations
+
+from ..errors import ReportError
+from ..ingest.pipeline import Entry
+from ..schema import Report
+
+
+class Catalog:
+    """The entries of a library, in the order their chunks are numbered."""
+    entries: list[Entry]
+
+    @property
+    def reports(self) -> list[Report]:
+        return [e.report for e in self.entries]
+
+    def entry(self, rid: str) -> Entry:
+        for e in self.entries:
+            if e.report.id == rid:
+                return e
+        known = ", ".join(e.report.id for e in self.entries) or "none"
+        raise ReportError(f"No report {rid!r} in the library (reports: {known}).", code="unknown_report")
+
+    def text_of(self, rid: str) -> str:
+        """The report's cleaned text, that citations' offsets point into."""
+        return self.entry(rid).doc.text
+
+    def with_text(self, sha256: str) -> Entry | None:
+        """The entry whose text has this checksum: the same report added again."""
+        return next((e for e in self.entries if e.report.sha256 == sha256), None)
+
+    @property
+    def ids(self) -> set[str]:
+        return {e.report.id for e in self.entries}
