@@ -36,3 +36,29 @@ class IndexStoreError(ReportQAError):
 class ModelError(ReportQAError):
     """The embedding model cannot be found, converted or loaded."""
     code = "model_error"
+
+
+class SameTitleError(ReportError):
+    """A report with the same title and year, but another text, is already in the library."""
+    code = "same_title_differs"
+
+
+class LibraryBusyError(IndexStoreError):
+    """Another writer has held the library's lock for longer than a writer waits."""
+    code = "library_busy"
+
+
+class StoreInUseError(IndexStoreError):
+    """A Milvus Lite file is open in another process (Milvus Lite serves one process per file)."""
+    code = "store_in_use"
+
+
+class StoreDamagedError(IndexStoreError):
+    """The store's files are damaged beyond what opening it repairs."""
+    code = "store_damaged"
+
+
+class UnsafeFileError(ReportError):
+    """A file that would take more memory or time to read than any report does (a compression bomb,
+    thousands of pages, far more text than a report has)."""
+    code = "file_too_large"

@@ -2,18 +2,19 @@
 
     read -> parse -> name -> chunk -> record -> embed
 
-`read` reads a file once and applies every limit a report must meet (the readers' size, type,
-encoding, emptiness and "is it a Chinese work report" checks, and MAX_REPORT_CHARS); `prepare`
-parses, names, chunks, records and embeds it.  Both run outside any store's lock: they are the
-slow part of an add.  A store then gives the entry its final id (`named`, under its lock, since
+`read` reads a file once and applies every limit a report must meet (the readers' size, memory,
+type, encoding, emptiness, MAX_REPORT_CHARS and "is it a Chinese work report" checks); `prepare`
+parses, names, chunks and records it, and `embedded` embeds it.  They run outside any store's
+lock: they are the slow part of an add.  A store then gives the entry its final id (`named`, under its lock, since
 the ids taken depend on the library as it is then) and keeps it.  The stores' shared write side
 (store/base.py) is the only caller, so the FAISS and the Milvus library refuse the same files
 with the same errors and parse and chunk a report once per add.
 """
 from __future__ import annotations
 
+import hashlib
 import re
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Iterable
 
@@ -21,11 +22,8 @@ from ..errors import ReportError
 from ..schema import Chunk, Report
 from .chunks import ChunkingParams, chunk_document, embed_texts, renumbered
 from .document import Document, parse, text_sha256
-from .readers import read_text
-
-# The 33 reports here have 10,400-28,000 characters; embedding runs at ~4,000 characters a second on
-# two cores, so ten times the longest still indexes in about a minute, and a wrong file is stopped.
-MAX_REPORT_CHARS = 300_000
+from .metadata import TITLE_WORDS
+from .readers import MAX_REPORT_CHARS, read_bytes, text_of  # noqa: F401  (the limit, for callers)
 
 
 @dataclass(frozen=True)
@@ -34,11 +32,17 @@ class Source:
     path: str           # as given: messages name it, and a year may be read from its name
     raw: str            # the text as the readers gave it: the library's source of truth
     sha256: str         # of `raw`: the same text added twice is recognised by it
+    data: bytes = field(default=b"", repr=False)     # the file as it came (a store may keep it)
 
     @property
     def name(self) -> str:
         """The file's name, as the report's record keeps it."""
         return Path(self.path).name
+
+    @property
+    def original(self) -> str:
+        """The name a store keeps the file's bytes under: their checksum, and the file's suffix."""
+        return hashlib.sha256(self.data).hexdigest() + Path(self.path).suffix.lower() if self.data else ""
 
 
 @dataclass
@@ -52,16 +56,15 @@ class Entry:
     # the report is still to be embedded.
     chunk_vectors: Any = None
     sentence_vectors: Any = None
+    source: Source | None = None      # while it is being added: the file it came from
+    original: str = ""                # the file it came from, as its store keeps it ("" if none)
 
 
 def read(path: str | Path) -> Source:
     """A report file's text, once it has passed every limit a report must meet."""
-    raw = read_text(path)
-    if len(raw) > MAX_REPORT_CHARS:
-        raise ReportError(f"{Path(path).name} has {len(raw):,} characters of text; a government work "
-                          f"report has 10,000-30,000, and this one would take long to index: "
-                          f"check that it is the right file (the limit is {MAX_REPORT_CHARS:,}).", code="report_too_long")
-    return Source(str(path), raw, text_sha256(raw))
+    data = read_bytes(path)
+    raw = text_of(data, path)
+    return Source(str(path), raw, text_sha256(raw), data)
 
 
 def read_all(paths: Iterable[str | Path | Source]) -> list[Source]:
@@ -104,14 +107,19 @@ def embed(embedder, doc: Document, chunks: list[Chunk], progress: bool = True):
     return vectors[:len(chunks)], vectors[len(chunks):]
 
 
-def prepare(source: Source, params: ChunkingParams, embedder, progress: bool = True) -> Entry:
-    """Parse, name, chunk, record and embed a report that has been read; its id is provisional until
-    a store takes it (`named`)."""
+def prepare(source: Source, params: ChunkingParams) -> Entry:
+    """Parse, name, chunk and record a report that has been read; its id is provisional until a store
+    takes it (`named`)."""
     doc = parse(source.raw, source=source.path)
     rid = report_id(doc, source.path)
     chunks = chunk_document(doc, params, rid)
-    cv, sv = embed(embedder, doc, chunks, progress)
-    return Entry(record(rid, doc, chunks, source.path), source.raw, doc, chunks, cv, sv)
+    return Entry(record(rid, doc, chunks, source.path), source.raw, doc, chunks, source=source)
+
+
+def embedded(entry: Entry, embedder, progress: bool = True) -> Entry:
+    """The entry with its vectors."""
+    cv, sv = embed(embedder, entry.doc, entry.chunks, progress)
+    return replace(entry, chunk_vectors=cv, sentence_vectors=sv)
 
 
 def named(entry: Entry, taken: Iterable[str]) -> Entry:
@@ -132,4 +140,16 @@ def reopen(raw: str, stored: dict, params: ChunkingParams, first_id: int = 0) ->
     chunks = chunk_document(doc, params, rid, first_id)
     report = Report(**{k: stored[k] for k in Report.__dataclass_fields__ if k in stored}) \
         if "sha256" in stored else record(rid, doc, chunks, stored.get("source", ""))
-    return Entry(report, raw, doc, chunks)
+    return Entry(report, raw, doc, chunks, original=stored.get("original", ""))
+
+
+def same_title(entry: Entry, entries: Iterable[Entry]) -> Entry | None:
+    """Another report of `entries` with the same title and year as `entry` and another text: most likely
+    a second version of one report (a corrected, or a doctored, copy), which a library must not keep
+    beside the first without being told to.  Reports whose title says nothing of their own (no year,
+    or no region and no cover title) are not compared."""
+    r = entry.report
+    if not r.year or r.title == f"{r.year}年{TITLE_WORDS}":
+        return None
+    return next((e for e in entries if e.report.sha256 != r.sha256 and (e.report.title, e.report.year) ==
+                 (r.title, r.year)), None)

@@ -5,21 +5,32 @@ numbers; the parser re-joins the hard-wrapped lines.  A .docx gives one paragrap
 cell) per line.  Anything that is not a Chinese report raises ReportError with a one-line
 message saying what to do.  The PDF and .docx libraries are imported only when such a file is
 read, so answering questions never loads them.
+
+Every reader works within fixed memory and time, whatever the file: a text is refused by its size
+before it is decoded, a .docx by the sizes its zip directory declares before anything is unpacked,
+and a PDF is read in a child process with capped memory, stopped after READ_SECONDS (pdf_text.py),
+with its pages and characters counted as they are read.  One file is read at a time.
 """
 from __future__ import annotations
 
 import codecs
 import io
+import json
 import logging
 import math
+import os
 import re
 import stat
+import subprocess
+import sys
+import threading
+import zipfile
 from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Iterator
 
-from ..errors import ReportError
+from ..errors import ReportError, UnsafeFileError
 
 log = logging.getLogger(__name__)
 
@@ -27,6 +38,30 @@ log = logging.getLogger(__name__)
 # reach tens of MB.  64 MiB leaves room for all of those and stops a wrong file (a video, a disk
 # image) from being read into memory.
 MAX_BYTES = 64 * 1024 * 1024
+# The 33 reports here have 10,400-28,000 characters; embedding runs at ~4,000 characters a second on
+# two cores, so ten times the longest still indexes in about a minute, and a wrong file is stopped.
+MAX_REPORT_CHARS = 300_000
+# A text file of MAX_REPORT_CHARS characters takes at most 4 bytes a character (UTF-32, GB18030's
+# four-byte forms): a larger one is refused before it is decoded (a 60 MB text took 2.6 GB to judge).
+MAX_TEXT_BYTES = 4 * MAX_REPORT_CHARS + 4
+# A PDF's text layer holds the report plus running headers, footers and page numbers: twice the
+# report's limit, counted page by page before a page's text is extracted.
+MAX_PDF_CHARS = 2 * MAX_REPORT_CHARS
+# Reports run to 20-70 pages; a file of thousands is not one, and each page costs time to load.
+MAX_PAGES = 1_000
+# A .docx unpacks into its XML (a report's document.xml is 0.5-3 MB) and its media; the sizes its zip
+# declares are checked before anything is unpacked (a 4.2 MB .docx that expanded to 1 GiB took a server
+# to 6.5 GB), and zipfile never unpacks an entry past its declared size.  XML is held as a tree of
+# ~10x its size, so 32 MB of it stays within READ_MEMORY; media are held as they are.
+MAX_DOCX_XML = 32 << 20
+MAX_DOCX_BYTES = 128 << 20
+MAX_DOCX_PARTS = 2_000
+# The PDF reader's child process may use this much address space (a 70-page report PDF reads in
+# ~150 MB); past it pdfium's allocations fail and the child ends: nothing reaches the server.
+READ_MEMORY = 1 << 30
+# A report PDF reads in 1-3 s on two cores; a reader still busy after this long is stopped
+# (REPORT_QA_READ_SECONDS, seconds).
+READ_SECONDS = 60.0
 ACCEPTED = ".txt, .pdf or .docx"
 FORMATS = {".txt": "txt", "": "txt", ".pdf": "pdf", ".docx": "docx"}
 # Reports are 84-90% Chinese characters (the 32 shared reports); English text, mojibake and
@@ -37,6 +72,9 @@ MIN_CJK_SHARE = 0.4
 # news item 3.  A text long enough to judge (JUDGED_CHARS Chinese characters) with fewer than
 # MIN_REPORT_WORDS of them is not a report.
 REPORT_WORDS = "发展 建设 推进 加强 改革 政府 经济 工作 实施 完善 坚持 推动 提升 创新 服务 保障 全面 项目 增长 企业".split()
+# The same words in Traditional characters (OpenCC s2t), so a report in Traditional Chinese (Hong Kong,
+# Macao, Taiwan reprints) passes as one; a word counts in either script.
+TRADITIONAL_WORDS = "發展 建設 推進 加強 改革 政府 經濟 工作 實施 完善 堅持 推動 提升 創新 服務 保障 全面 項目 增長 企業".split()
 JUDGED_CHARS, MIN_REPORT_WORDS = 500, 6
 CJK_RE = re.compile(r"[\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff\U00020000-\U0003134f]")
 # Byte-order marks, longest first: the UTF-32 LE mark begins with the UTF-16 LE one.
@@ -77,13 +115,35 @@ def read_bytes(path: str | Path) -> bytes:
     return data
 
 
+# One file is read at a time: two hostile uploads at once would each take a reader's memory.
+_READING = threading.Lock()
+
+
 def text_of(data: bytes, path: str | Path) -> str:
     """The report text of a file's bytes (`path` gives its extension and names it in messages)."""
     path = Path(path)
     reader = {"txt": _read_txt, "pdf": _read_pdf, "docx": _read_docx}[_format_of(path, data)]
-    text = reader(data, path)
+    with _READING:
+        text = reader(data, path)
+    if len(text) > MAX_REPORT_CHARS:
+        raise UnsafeFileError(f"{path.name} has {len(text):,} characters of text; a government work report has "
+                              f"10,000-30,000, and this one would take long to index: check that it is the right "
+                              f"file (the limit is {MAX_REPORT_CHARS:,}). 文字过多，请确认文件无误。", code="report_too_long")
     _check_chinese(text, path)
     return text
+
+
+def read_seconds() -> float:
+    try:
+        return float(os.environ.get("REPORT_QA_READ_SECONDS", READ_SECONDS))
+    except ValueError:
+        return READ_SECONDS
+
+
+def _unsafe(path: Path, why: str, zh: str) -> UnsafeFileError:
+    """A refusal of a file that would take more memory or time than any report, in English and Chinese."""
+    return UnsafeFileError(f"{path.name} is not read: {why}. Check that it is the right file. "
+                           f"未读取：{zh}，请确认文件无误。")
 
 
 def detect_format(path: str | Path) -> str:
@@ -148,7 +208,7 @@ def _check_chinese(text: str, path: Path) -> None:
     if share < MIN_CJK_SHARE:
         raise ReportError(f"{path} does not look like a Chinese report (only {share:.0%} of its "
                           "characters are Chinese): check that it is the right file.", code="not_chinese")
-    used = [w for w in REPORT_WORDS if w in text]
+    used = [w for w, t in zip(REPORT_WORDS, TRADITIONAL_WORDS) if w in text or t in text]
     if len(CJK_RE.findall(text)) >= JUDGED_CHARS and len(used) < MIN_REPORT_WORDS:
         raise ReportError(f"{path} does not look like a government work report (it uses {len(used)} of the "
                           f"{len(REPORT_WORDS)} words every report uses, such as 发展, 建设, 改革): "
@@ -158,6 +218,9 @@ def _check_chinese(text: str, path: Path) -> None:
 # --- .txt ---------------------------------------------------------------------------------
 
 def _read_txt(data: bytes, path: Path) -> str:
+    if len(data) > MAX_TEXT_BYTES:
+        raise _unsafe(path, f"it holds {len(data) / 2**20:.1f} MB of text; a report's text is under "
+                            f"{MAX_TEXT_BYTES / 2**20:.1f} MB ({MAX_REPORT_CHARS:,} characters)", "文字过多")
     return "\n".join(_decode(data, path).splitlines())
 
 
@@ -213,63 +276,39 @@ def _read_pdf(data: bytes, path: Path) -> str:
 
 
 def _pdf_pages(data: bytes, path: Path) -> list[list[_Line]]:
-    import pypdfium2 as pdfium
-    import pypdfium2.raw as pdfium_c
-
+    """The PDF's lines, read by pdf_text.py in a child process within READ_MEMORY and READ_SECONDS."""
+    script = Path(__file__).with_name("pdf_text.py")
     try:
-        pdf = pdfium.PdfDocument(data)
-    except pdfium.PdfiumError as e:
-        if getattr(e, "err_code", None) == pdfium_c.FPDF_ERR_PASSWORD:
-            raise ReportError(f"{path} is password-protected: save an unprotected copy "
-                              "and add that.", code="pdf_password") from None
-        raise _unreadable_pdf(path, e) from None
+        done = subprocess.run([sys.executable, "-I", str(script), str(READ_MEMORY), str(MAX_PAGES),
+                               str(MAX_PDF_CHARS)], input=data, capture_output=True, timeout=read_seconds())
+    except subprocess.TimeoutExpired:
+        raise _unsafe(path, f"reading it took over {read_seconds():.0f} s", "读取超时") from None
     try:
-        return [_page_lines(pdf, i) for i in range(len(pdf))]
-    except pdfium.PdfiumError as e:           # a damaged page
-        raise _unreadable_pdf(path, e) from None
-    finally:
-        pdf.close()
+        out = json.loads(done.stdout)
+    except ValueError:           # the child ran out of memory and was ended by it, or crashed
+        raise _unsafe(path, f"reading it needs more than {READ_MEMORY >> 20} MB of memory "
+                            "(a compression bomb?)", "解压后过大") from None
+    error = out.get("error")
+    if error == "password":
+        raise ReportError(f"{path} is password-protected: save an unprotected copy and add that.",
+                          code="pdf_password")
+    if error == "unreadable":
+        raise _unreadable_pdf(path, out.get("detail", ""))
+    if error == "memory":
+        raise _unsafe(path, f"reading it needs more than {READ_MEMORY >> 20} MB of memory "
+                            "(a compression bomb?)", "解压后过大")
+    if error == "pages":
+        raise _unsafe(path, f"it has {out['pages']:,} pages; a report has under 100 (the limit is {MAX_PAGES:,})",
+                      "页数过多")
+    if error == "chars":
+        raise _unsafe(path, f"it holds more text than a report (over {MAX_PDF_CHARS:,} characters by page "
+                            f"{out['page']})", "文字过多")
+    return [[_Line(text, y) for text, y in page] for page in out["pages"]]
 
 
-def _unreadable_pdf(path: Path, error: Exception) -> ReportError:
+def _unreadable_pdf(path: Path, error) -> ReportError:
     return ReportError(f"{path} cannot be read as a PDF ({error}): check that the file is "
                        "complete, or save it again as PDF.", code="unreadable_pdf")
-
-
-def _page_lines(pdf, index: int) -> list[_Line]:
-    """The page's lines in the order the text layer gives them, each with its height."""
-    page = pdf[index]
-    textpage = page.get_textpage()
-    try:
-        lines, offset = [], 0
-        for raw in textpage.get_text_range().splitlines(keepends=True):
-            text = raw.strip()
-            if text:
-                lead = len(raw) - len(raw.lstrip())
-                lines.append(_Line(text, _height(textpage, offset + lead)))
-            offset += len(raw)
-        return lines
-    finally:
-        textpage.close()
-        page.close()
-
-
-def _height(textpage, text_index: int) -> float | None:
-    """Vertical middle of the character at `text_index` of the extracted text.
-
-    The loose box spans the font's full height, so every character on a line gives the same
-    middle, whichever character (a digit of a page number) opens it.
-    """
-    import pypdfium2 as pdfium
-    import pypdfium2.raw as pdfium_c
-
-    # pdfium may insert characters (line breaks) into the text that the page does not hold.
-    char = pdfium_c.FPDFText_GetCharIndexFromTextIndex(textpage, text_index)
-    try:
-        _, bottom, _, top = textpage.get_charbox(char, loose=True)
-    except pdfium.PdfiumError:
-        return None
-    return (bottom + top) / 2
 
 
 def _by_height(page: list[_Line]) -> list[_Line]:
@@ -331,9 +370,24 @@ def _check_text_layer(pages: list[list[_Line]], path: Path) -> None:
 
 # --- .docx --------------------------------------------------------------------------------
 
+def _check_zip(data: bytes, path: Path) -> None:
+    """Refuse a .docx whose parts would unpack past the limits, from its zip directory alone."""
+    try:
+        parts = zipfile.ZipFile(io.BytesIO(data)).infolist()
+    except (zipfile.BadZipFile, OSError, ValueError):
+        return                       # python-docx says it is not a .docx, in its own words below
+    xml = sum(p.file_size for p in parts if p.filename.endswith((".xml", ".rels")))
+    total = sum(p.file_size for p in parts)
+    if len(parts) > MAX_DOCX_PARTS or xml > MAX_DOCX_XML or total > MAX_DOCX_BYTES:
+        raise _unsafe(path, f"it unpacks to {total / 2**20:,.0f} MB in {len(parts):,} parts ({xml / 2**20:,.0f} MB "
+                            f"of it text and markup; the limits are {MAX_DOCX_BYTES >> 20} MB, "
+                            f"{MAX_DOCX_PARTS:,} parts and {MAX_DOCX_XML >> 20} MB)", "解压后过大")
+
+
 def _read_docx(data: bytes, path: Path) -> str:
     import docx
 
+    _check_zip(data, path)
     try:
         document = docx.Document(io.BytesIO(data))
     # The package raises zip, XML and key errors of its own for a damaged file; each one
