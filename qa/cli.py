@@ -1,4 +1,4 @@
-"""Command line: `python -m qa add|list|remove|ask|chat|search|compare|figures|build`.
+"""Command line: `python -m qa add|list|remove|log|repair|ask|chat|search|compare|figures|build`.
 
 Every command prints its result on stdout (JSON only, with --json) and exits 0; a bad input
 prints `error: <one line>` on stderr and exits 2.  The library's notices go to stderr as log lines.
@@ -19,7 +19,7 @@ import unicodedata
 from pathlib import Path
 
 from .engine import EMPTY_LIBRARY, ReportQA, clean_question
-from .errors import QuestionError, ReportError, ReportQAError
+from .errors import QuestionError, ReportError, ReportQAError, StoreDamagedError
 from .ask.retriever import MODES
 from .figures import COLUMNS as FIGURE_COLUMNS, KINDS
 from .ingest.pipeline import read_all
@@ -73,18 +73,26 @@ def parser() -> argparse.ArgumentParser:
 def _library_commands(sub) -> list[argparse.ArgumentParser]:
     add = sub.add_parser("add", help="add .txt, .pdf or .docx reports to the library")
     add.add_argument("files", nargs="+", metavar="FILE")
+    same = add.add_mutually_exclusive_group()
+    same.add_argument("--replace", action="store_true",
+                      help="a report with the title and year of one in the library takes its place")
+    same.add_argument("--keep-both", action="store_true",
+                      help="a report with the title and year of one in the library is kept beside it")
     _json(add, "print the reports as JSON")
     lst = sub.add_parser("list", help="list the library's reports")
     _json(lst, "print the reports as JSON")
     remove = sub.add_parser("remove", help="remove a report from the library")
     remove.add_argument("id", metavar="ID")
     _json(remove, "print the removed report as JSON")
+    changes = sub.add_parser("log", help="every change made to the library: when, who, what, which file")
+    _json(changes, "print the changes as JSON")
+    repair = sub.add_parser("repair", help="check the library and make again what is damaged, from the stored texts")
     build = sub.add_parser("build", help="embed every report of a library again")
     build.add_argument("report_path", nargs="?", default=None, metavar="REPORT",
                        help="make the library hold just this report file")
     _json(build, "print the library's reports and model as JSON")
     _index(build)
-    return [add, lst, remove, build]
+    return [add, lst, remove, changes, repair, build]
 
 
 def _question_commands(sub) -> list[argparse.ArgumentParser]:
@@ -164,7 +172,7 @@ def cmd_add(a: argparse.Namespace) -> str:
     before, added = set(known), []
     try:
         for source in sources:
-            report = qa.add(source, progress=_progress())
+            report = qa.add(source, progress=_progress(), replace=a.replace, keep_both=a.keep_both)
             added.append((report, report.sha256 in known))
             known.add(report.sha256)
     except KeyboardInterrupt:
@@ -189,6 +197,36 @@ def cmd_list(a: argparse.Namespace) -> str:
     return table(("id", "title", "region", "year", "date", "speaker", "chars", "chunks"),
                  [(r.id, r.title, r.region, r.year or "", r.date, r.speaker, f"{r.chars:,}", r.chunks)
                   for r in reports])
+
+
+def cmd_log(a: argparse.Namespace) -> str:
+    changes = _open(a).log()
+    if a.json:
+        return _dumps([c.to_dict() for c in changes])
+    if not changes:
+        return "No changes recorded."
+    return table(("when", "user", "action", "report", "file", "sha256"),
+                 [(c.at, c.user, c.action, c.report, c.file, c.sha256[:12]) for c in changes])
+
+
+def cmd_repair(a: argparse.Namespace) -> str:
+    """A FAISS library repairs what is damaged when it opens; a Milvus library is rebuilt from its stored
+    texts; a Milvus Lite file that cannot be opened at all is set aside and a new library started."""
+    store = a.store or os.environ.get("REPORT_QA_STORE") or ""
+    try:
+        qa = _open(a)
+    except StoreDamagedError:
+        if not store.endswith(".db"):
+            raise
+        from .store.milvus import set_aside
+        aside = set_aside(Path(store))
+        qa = _open(a)
+        return (f"The Milvus Lite file {store} could not be opened; it is kept as {aside}, and a new, empty "
+                f"library is in its place: add the report files again.")
+    if store and store != "faiss":
+        qa.library.rebuild(progress=_progress())
+    reports = qa.reports()
+    return f"The library in {qa.library.root} is whole: {len(reports)} report(s), checked and repaired where needed."
 
 
 def cmd_remove(a: argparse.Namespace) -> str:
@@ -278,8 +316,9 @@ def cmd_build(a: argparse.Namespace) -> str:
             f"{sum(r.sentences for r in reports)} sentences with {qa.embedder.model_id} in {qa.library.root}.")
 
 
-COMMANDS = {"add": cmd_add, "list": cmd_list, "remove": cmd_remove, "ask": cmd_ask, "chat": cmd_chat, "search": cmd_search,
-            "compare": cmd_compare, "figures": cmd_figures, "build": cmd_build}
+COMMANDS = {"add": cmd_add, "list": cmd_list, "remove": cmd_remove, "log": cmd_log, "repair": cmd_repair,
+            "ask": cmd_ask, "chat": cmd_chat, "search": cmd_search, "compare": cmd_compare, "figures": cmd_figures,
+            "build": cmd_build}
 
 
 # -- output -------------------------------------------------------------------------------

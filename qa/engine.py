@@ -27,6 +27,7 @@ from .ask.scope import Scope, route
 from .ingest.pipeline import Source, read
 from .figures import Figure
 from .store.base import Library
+from .store.catalog import Change
 from .store.factory import FAISS, library as library_for
 from .model.embedder import CHECKED_RANKS, Embedder, cache_dir
 from .schema import Answer, Passage, Report
@@ -107,11 +108,11 @@ class ReportQA:
         """Open a library, building or repairing its index where needed.  `report=` alone opens a
         library of just that report (kept in the cache, keyed by the report's path).  `store=` (or
         REPORT_QA_STORE) keeps the library in Milvus instead of FAISS: a Milvus Lite `.db` file or a
-        server's `http://host:19530`; `library=` then names it there."""
+        server's `http://host:19530`; `library=` then names it there (a plain name, not a path)."""
         embedder = Embedder(model)
         store = store or os.environ.get("REPORT_QA_STORE") or None
         if store and store != FAISS:
-            lib = library_for(store, embedder, name=Path(library).name if library else None)
+            lib = library_for(store, embedder, name=str(library) if library else None)
             lib.open(seeds=[Path(report)] if report else [], progress=progress)
         else:
             root = Path(library or index_dir or (_single_report_dir(report) if report else default_library_dir()))
@@ -130,19 +131,32 @@ class ReportQA:
         self._sync()
         return self.library.reports
 
-    def add(self, path: str | Path | Source, progress: bool = True) -> Report:
+    def add(self, path: str | Path | Source, progress: bool = True, user: str = "cli", replace: bool = False,
+            keep_both: bool = False) -> Report:
         """Add a report file (or one already read with qa.ingest.pipeline.read); the same text again
-        gives the report already there."""
+        gives the report already there.  A report with the title and year of one in the library but
+        another text raises SameTitleError unless `replace` or `keep_both` says what to do.  `user`
+        goes into the change log."""
         with self._writing:
-            report = self.library.add([path], progress=progress)[0]
+            report = self.library.add([path], progress=progress, user=user, replace=replace, keep_both=keep_both)[0]
             self._refresh()
         return report
 
-    def remove(self, report_id: str) -> Report:
+    def remove(self, report_id: str, user: str = "cli") -> Report:
         with self._writing:
-            gone = self.library.remove(report_id)
+            gone = self.library.remove(report_id, user=user)
             self._refresh()
         return gone
+
+    def log(self) -> list[Change]:
+        """Every change made to the library (added, removed: when, by whom, which file), oldest first."""
+        return self.library.log()
+
+    def original_of(self, report_id: str) -> Path | None:
+        """The file the report was added from (PDF, .docx or .txt), when the store keeps it (the FAISS
+        library does; a Milvus library does not, and gives None)."""
+        self._sync()
+        return self.library.original_of(report_id)
 
     def _refresh(self) -> None:
         self._reader = _Reader(self.library, self._calibration) if self.library.entries else None

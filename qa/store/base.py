@@ -25,11 +25,12 @@ from typing import ContextManager, Iterable
 import numpy as np
 
 from ..ingest.chunks import ChunkingParams
-from ..ingest.pipeline import Entry, Source, named, prepare, read_all
+from ..errors import SameTitleError
+from ..ingest.pipeline import Entry, Source, embedded, named, prepare, read_all, same_title
 from ..language.glossary import Glossary
 from ..language.segmenter import words
 from ..schema import Chunk, Report
-from .catalog import Catalog
+from .catalog import Catalog, Change
 
 
 @dataclass
@@ -153,37 +154,76 @@ class Library(Catalog, ABC):
     def rebuild(self, progress: bool = True) -> None:
         """Embed every report again (after a model change, or on request)."""
 
+    @abstractmethod
+    def append_log(self, changes: list[Change]) -> None:
+        """Add `changes` to the library's change log (called inside write_lock, after commit)."""
+
+    @abstractmethod
+    def log(self) -> list[Change]:
+        """The library's change log, oldest first."""
+
+    def original_of(self, rid: str) -> Path | None:
+        """The file the report was added from, as the store keeps it; None where the store keeps none."""
+        self.entry(rid)
+        return None
+
     # -- the same for every store --------------------------------------------------
-    def add(self, files: Iterable[str | Path | Source], progress: bool = True) -> list[Report]:
+    def add(self, files: Iterable[str | Path | Source], progress: bool = True, user: str = "cli",
+            replace: bool = False, keep_both: bool = False) -> list[Report]:
         """Add report files (or sources already read); a file whose text is already in the library is
-        recognised by its checksum and not stored twice.  Every file is read and checked first, so a bad
-        one among several stores none; reports are embedded outside the lock, so another writer waits
-        only for the write itself."""
+        recognised by its checksum and not stored twice.  A report with the title and year of one in
+        the library but another text is refused (SameTitleError) unless `replace` (it takes the other's
+        place) or `keep_both`.  Every file is read and checked first, so a bad one among several stores
+        none; reports are embedded outside the lock, so another writer waits only for the write."""
+        if replace and keep_both:
+            raise ValueError("replace and keep_both exclude each other")
         self.check()
         sources = read_all(files)
         ready: dict[str, Entry] = {}
         for s in sources:
             if self.with_text(s.sha256) is None and s.sha256 not in ready:
-                ready[s.sha256] = prepare(s, self.params, self.embedder, progress)
+                entry = prepare(s, self.params)
+                _rival(entry, self.entries, replace, keep_both)      # refused before the embedding
+                ready[s.sha256] = embedded(entry, self.embedder, progress)
         with self.write_lock():
-            entries, added, out = list(self.entries), [], []
+            entries, added, removed, out = list(self.entries), [], [], []
             for s in sources:
                 same = next((e for e in entries if e.report.sha256 == s.sha256), None)
                 if same is None:
                     # Not prepared above: the report was in the library then, and another writer has
                     # removed it since.
-                    same = named(ready.pop(s.sha256, None) or prepare(s, self.params, self.embedder, progress),
-                                 {e.report.id for e in entries})
+                    same = ready.pop(s.sha256, None) or embedded(prepare(s, self.params), self.embedder, progress)
+                    rival = _rival(same, entries, replace, keep_both)
+                    if rival is not None and replace:
+                        entries = [e for e in entries if e is not rival]
+                        removed.append(rival)
+                    same = named(same, {e.report.id for e in entries})
                     entries.append(same)
                     added.append(same)
                 out.append(same.report)
             if added:
-                self.commit(entries, added, [], progress)
+                self.commit(entries, added, removed, progress)
+                self.append_log([Change.of("remove", e, user) for e in removed] +
+                                [Change.of("add", e, user) for e in added])
         return out
 
-    def remove(self, rid: str) -> Report:
+    def remove(self, rid: str, user: str = "cli") -> Report:
         self.check()
         with self.write_lock():
             gone = self.entry(rid)
             self.commit([e for e in self.entries if e is not gone], [], [gone], progress=False)
+            self.append_log([Change.of("remove", gone, user)])
         return gone.report
+
+
+def _rival(entry: Entry, entries: list[Entry], replace: bool, keep_both: bool) -> Entry | None:
+    """The report `entry` would replace (see same_title); SameTitleError when the caller said neither
+    to replace it nor to keep both."""
+    rival = same_title(entry, entries)
+    if rival is not None and not (replace or keep_both):
+        r = rival.report
+        name = entry.source.name if entry.source else entry.report.source
+        raise SameTitleError(f"{name}: the library already has {r.id} ({r.title}) with another text; "
+                             f"add it with --replace to put it in that report's place, or with --keep-both "
+                             f"to keep both. 资料库已有同名同年的另一版本 {r.id}：请选择替换或两者都保留。")
+    return rival

@@ -1,5 +1,9 @@
-"""Catalog: the reports of a library, whatever store keeps them, and how one is looked up."""
+"""Catalog: the reports of a library, whatever store keeps them, how one is looked up, and the
+record of changes made to them."""
 from __future__ import annotations
+
+import time
+from dataclasses import asdict, dataclass
 
 from ..errors import ReportError
 from ..ingest.pipeline import Entry
@@ -32,3 +36,22 @@ class Catalog:
     @property
     def ids(self) -> set[str]:
         return {e.report.id for e in self.entries}
+
+
+@dataclass(frozen=True)
+class Change:
+    """One line of a library's change log: who added or removed which report, when."""
+    at: str             # UTC, "2026-12-02T17:20:13Z"
+    user: str           # the user the page passed, or "cli"
+    action: str         # "add" or "remove"
+    report: str         # the report's id
+    file: str           # the file it was added from
+    sha256: str         # of the report's text
+
+    @classmethod
+    def of(cls, action: str, entry: Entry, user: str) -> "Change":
+        return cls(time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()), user, action, entry.report.id,
+                   entry.report.source, entry.report.sha256)
+
+    def to_dict(self) -> dict:
+        return asdict(self)

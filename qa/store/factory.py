@@ -15,6 +15,8 @@ from .base import Library
 FAISS = "faiss"
 # A Milvus Lite file (`*.db`) or a server's address.
 MILVUS_URI = re.compile(r"^(https?|tcp|grpc|unix)://|\.db$")
+# In a Milvus store a library is a name (its collections' prefix), as Milvus spells collection names.
+LIBRARY_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]{0,63}")
 
 
 def is_milvus_uri(uri) -> bool:
@@ -33,4 +35,8 @@ def library(store: str | None, embedder, root: Path | None = None, name: str | N
     if not is_milvus_uri(store):
         raise IndexStoreError(f"Unknown store {redact(str(store))!r}: give a Milvus Lite file ending in .db, "
                               "a Milvus server's http://host:19530, or faiss (the default).")
+    if name is not None and not LIBRARY_NAME.fullmatch(str(name)):
+        # A directory given out of habit would otherwise turn silently into a collection name.
+        raise IndexStoreError(f"With a Milvus store, --library names the library inside Milvus (letters, digits "
+                              f"and _, such as report_qa), not a directory: {str(name)!r}.")
     return MilvusLibrary(str(store), embedder, params, name=name or "report_qa")

@@ -9,6 +9,8 @@ A library directory holds generations and a CURRENT file naming the live one:
     gen-…/reports/ID.chunks.npy, ID.sentences.npy      its vectors (float16)
     gen-…/dense.faiss, bm25/, glossary.json, sentences.npy   assembled over all reports
     texts/SHA.txt            a second copy of every text, named by its checksum
+    originals/SHA.pdf        the file each report was added from (.pdf, .docx, .txt), named by its checksum
+    changes.jsonl            the change log: one JSON line per report added or removed, appended only
 
 A write (add, remove, rebuild) embeds outside the lock, then under it re-reads
 the live generation, writes a new one beside it and swaps CURRENT in one atomic
@@ -19,22 +21,26 @@ by another model, chunking or parser, are made again from the texts on open.
 from __future__ import annotations
 
 import contextlib
+import errno
 import fcntl
 import hashlib
 import json
 import logging
 import os
 import shutil
+import sys
 import tempfile
 import time
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
 
-from ..errors import IndexStoreError
+from ..errors import IndexStoreError, LibraryBusyError
 from ..ingest.chunks import ChunkingParams, chunks_sha256, renumbered, sentence_chunks
 from ..ingest.document import text_sha256
 from ..ingest.pipeline import Entry, embed, reopen
+from .catalog import Change
 from ..schema import Chunk
 from .base import Library, Part, parts_of
 from .index import Index
@@ -47,9 +53,20 @@ FORMAT_VERSION = 7
 # The previous generation is kept after a swap: a reader that read CURRENT just before it may still
 # be loading it.  Older ones, and any a crash left half-written, go at the next write.
 KEEP_GENERATIONS = 2
+# How long a writer waits for another writer's lock before it gives up (REPORT_QA_LOCK_WAIT, seconds).
+# An add or remove holds it 1-3 s (the write itself: embedding is done before); a rebuild embeds every
+# report under it, ~3.5 min for the 33 reports here; 5 min lets that finish.
+LOCK_WAIT = 300.0
+LOCK_POLL = 0.2           # seconds between tries while waiting
 # Every report's text is also kept once, outside the generations, named by its sha256: the second
 # copy that a damaged text is restored from.
 TEXTS = "texts"
+# The files reports were added from, named by their checksum, so the page can show a PDF's page.
+ORIGINALS = "originals"
+CHANGES = "changes.jsonl"
+# Less free space than this after a failed write means the disk filled: a library of 11 reports takes
+# 13 MB on disk (README, Scaling out), and a failed write has freed what it had written.
+FULL_DISK_BYTES = 32 << 20
 
 
 def _sha256_file(path: Path) -> str:
@@ -85,7 +102,11 @@ class FaissLibrary(Library):
     def open(self, seeds: list[Path] = (), progress: bool = True) -> "FaissLibrary":
         """Load the live generation; repair what is damaged or stale from the stored texts; a library
         never written before starts with `seeds`."""
+        if self.root.exists() and not self.root.is_dir():
+            raise IndexStoreError(f"{self.root} is a file, not a library directory: give --library a directory "
+                                  "(a new one starts empty).")
         self._check_not_newer()
+        self._sweep()
         loaded = self._load_any()
         if loaded is None:
             if self._ever_written():
@@ -109,6 +130,26 @@ class FaissLibrary(Library):
                 self.entries = self._renumbered(self.entries, progress, set(stale))
                 self.index = _assemble(self.entries) if self.entries else None
         return self
+
+    def _sweep(self) -> None:
+        """Remove what writes that were killed left behind (generations without a manifest, half-written
+        copies), when no writer is at work: it would be writing one of them."""
+        if not (self.root / "LOCK").exists():
+            return
+        try:
+            with open(self.root / "LOCK", "a+") as handle:
+                fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                try:
+                    live = self.live()
+                    for g in self.root.glob("gen-*"):
+                        if g.name != live and not (g / "manifest.json").exists():
+                            shutil.rmtree(g, ignore_errors=True)
+                    for tmp in [*self.root.glob(f"{TEXTS}/*.tmp"), *self.root.glob(f"{ORIGINALS}/*.tmp")]:
+                        tmp.unlink(missing_ok=True)
+                finally:
+                    fcntl.flock(handle, fcntl.LOCK_UN)
+        except OSError:          # a writer holds the lock, or the library is read-only: leave it be
+            pass
 
     def _check_not_newer(self) -> None:
         """Refuse a library a newer report-qa wrote: rewriting it in this older format would undo
@@ -219,22 +260,31 @@ class FaissLibrary(Library):
     # -- writing ---------------------------------------------------------------
     @contextlib.contextmanager
     def _locked(self):
-        """One writer at a time; the lock file is checked first, so an unwritable library fails at once."""
-        try:
-            self.root.mkdir(parents=True, exist_ok=True)
-            handle = open(self.root / "LOCK", "a+")
-        except OSError as e:
-            raise IndexStoreError(f"Cannot write the library in {self.root}: {e.strerror or e}.") from None
+        """One writer at a time.  A writer that finds the lock taken says which process holds it (each
+        holder writes its pid and command into the lock file) and gives up after LOCK_WAIT seconds."""
+        handle = self._lock_file()
         with handle:
-            fcntl.flock(handle, fcntl.LOCK_EX)
+            _acquire(handle, self.root, lock_wait())
             try:
+                handle.truncate(0)
+                handle.write(json.dumps({"pid": os.getpid(), "command": " ".join(sys.argv)[:300]}))
+                handle.flush()
                 yield
             finally:
+                handle.truncate(0)
                 fcntl.flock(handle, fcntl.LOCK_UN)
 
+    def _lock_file(self):
+        try:
+            self.root.mkdir(parents=True, exist_ok=True)
+            return open(self.root / "LOCK", "a+", encoding="utf-8")
+        except OSError as e:
+            raise IndexStoreError(f"Cannot write the library in {self.root}: {e.strerror or e}.") from None
+
     def check(self) -> None:
-        with self._locked():
-            pass
+        """The lock file can be opened for writing, so an unwritable library fails at once (before any
+        embedding); the lock itself is taken only for the write."""
+        self._lock_file().close()
 
     @contextlib.contextmanager
     def write_lock(self):
@@ -244,6 +294,40 @@ class FaissLibrary(Library):
 
     def commit(self, entries: list[Entry], added: list[Entry], removed: list[Entry], progress: bool) -> None:
         self._write(entries, progress=progress)
+
+    def append_log(self, changes: list[Change]) -> None:
+        lines = "".join(json.dumps(c.to_dict(), ensure_ascii=False) + "\n" for c in changes)
+        try:
+            with open(self.root / CHANGES, "a", encoding="utf-8") as f:
+                f.write(lines)
+                f.flush()
+                os.fsync(f.fileno())
+        except OSError as e:
+            raise IndexStoreError(f"The change was made, but the change log in {self.root} could not be "
+                                  f"written: {_cause(e, self.root)}") from None
+
+    def log(self) -> list[Change]:
+        try:
+            lines = (self.root / CHANGES).read_text(encoding="utf-8").splitlines()
+        except FileNotFoundError:
+            return []
+        except (OSError, UnicodeDecodeError) as e:
+            raise IndexStoreError(f"Cannot read the change log in {self.root}: {e}") from None
+        out = []
+        for n, line in enumerate(lines, 1):
+            try:
+                out.append(Change(**json.loads(line)))
+            except (ValueError, TypeError):      # a line a crash cut short
+                log.warning("Line %d of %s is damaged; it is left out.", n, self.root / CHANGES)
+        return out
+
+    def original_of(self, rid: str) -> Path | None:
+        """The report's file as it was added, when it is kept and intact (its name is its checksum)."""
+        name = self.entry(rid).original
+        path = self.root / ORIGINALS / name
+        if not name or not _intact(path, name.split(".")[0]):
+            return None
+        return path
 
     def rebuild(self, progress: bool = True) -> None:
         with self.write_lock():
@@ -265,7 +349,7 @@ class FaissLibrary(Library):
                 cv, sv = embed(self.embedder, e.doc, chunks, progress)
             else:
                 cv, sv = e.chunk_vectors, e.sentence_vectors
-            out.append(Entry(e.report, e.raw, e.doc, chunks, cv, sv))
+            out.append(replace(e, chunks=chunks, chunk_vectors=cv, sentence_vectors=sv))
         return out
 
     def _write(self, entries: list[Entry], progress: bool, redo: set[str] = frozenset()) -> None:
@@ -282,17 +366,20 @@ class FaissLibrary(Library):
             gen = Path(tempfile.mkdtemp(prefix="gen-", dir=self.root))
             for e in entries:
                 _keep_text(self.root, e.raw)
+                if e.source is not None:
+                    e.original = _keep_original(self.root, e.source) if e.source.data else ""
+                    e.source = None           # its bytes are on disk now, not kept in memory
             files = _write_generation(gen, entries, index)
             manifest = dict(self._expected(), built_at=time.strftime("%Y-%m-%dT%H:%M:%S"),
-                            reports=[dict(e.report.to_dict(), chunks_sha256=chunks_sha256(e.chunks))
-                                     for e in entries], files=files)
+                            reports=[dict(e.report.to_dict(), chunks_sha256=chunks_sha256(e.chunks),
+                                          original=e.original) for e in entries], files=files)
             # Written last: a generation without a manifest is never loaded.
             _write_file(gen / "manifest.json", json.dumps(manifest, ensure_ascii=False, indent=1))
             _point(self.root, gen.name)
         except (OSError, RuntimeError) as e:    # faiss reports a full disk as RuntimeError
             if gen is not None:
                 shutil.rmtree(gen, ignore_errors=True)
-            raise IndexStoreError(f"Cannot write the library in {self.root}: {e}") from None
+            raise IndexStoreError(f"Cannot write the library in {self.root}: {_cause(e, self.root)}") from None
         return gen
 
     def _drop_old_generations(self) -> None:
@@ -307,6 +394,10 @@ class FaissLibrary(Library):
         for spare in (self.root / TEXTS).glob("*.txt"):
             if spare.name not in wanted:
                 spare.unlink(missing_ok=True)
+        originals = {e.original for e in self.entries}
+        for kept in (self.root / ORIGINALS).glob("*"):
+            if kept.name not in originals:
+                kept.unlink(missing_ok=True)
 
 
 def _setup_change(manifest: dict, expected: dict) -> str:
@@ -335,6 +426,70 @@ def _keep_text(root: Path, raw: str) -> None:
     tmp = spare.with_suffix(".tmp")
     _write_file(tmp, raw)
     os.replace(tmp, spare)
+
+
+def lock_wait() -> float:
+    try:
+        return float(os.environ.get("REPORT_QA_LOCK_WAIT", LOCK_WAIT))
+    except ValueError:
+        return LOCK_WAIT
+
+
+def _acquire(handle, root: Path, wait: float) -> None:
+    """Take the lock on `handle`; while another process holds it, say once who, and give up after `wait` s."""
+    deadline, said = time.monotonic() + wait, False
+    while True:
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            return
+        except BlockingIOError:
+            pass
+        holder = _holder(root)
+        if not said:
+            log.warning("Waiting for the library in %s: %s is changing it (giving up after %.0f s).",
+                        root, holder, wait)
+            said = True
+        if time.monotonic() >= deadline:
+            raise LibraryBusyError(f"The library in {root} is being changed by {holder} and has been for over "
+                                   f"{wait:.0f} s; try again later (REPORT_QA_LOCK_WAIT sets how long to wait).")
+        time.sleep(LOCK_POLL)
+
+
+def _holder(root: Path) -> str:
+    """"process 1234 (python -m qa add …)", as the lock's holder wrote it."""
+    try:
+        held = json.loads((root / "LOCK").read_text(encoding="utf-8"))
+        return f"process {held['pid']} ({held['command']})"
+    except (OSError, ValueError, KeyError, TypeError):
+        return "another process"
+
+
+def _cause(e: BaseException, root: Path) -> str:
+    """Why a write failed, in words: a full disk said as such (faiss reports one as a RuntimeError that
+    gives only byte counts, and OSError's own words are easy to miss among the paths)."""
+    try:
+        free = shutil.disk_usage(root).free
+    except OSError:
+        free = None
+    if getattr(e, "errno", None) == errno.ENOSPC or (free is not None and free < FULL_DISK_BYTES):
+        left = f" ({free / 2**20:.1f} MB free)" if free is not None else ""
+        return f"the disk is full{left}; free some space and try again."
+    return str(e)
+
+
+def _keep_original(root: Path, source) -> str:
+    """The file a report came from, kept once (atomically) under its checksum; returns its name."""
+    name = source.original
+    kept = root / ORIGINALS / name
+    if not kept.exists():
+        kept.parent.mkdir(exist_ok=True)
+        tmp = kept.with_name(name + ".tmp")
+        with open(tmp, "wb") as f:
+            f.write(source.data)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, kept)
+    return name
 
 
 def _intact(path: Path, digest: str) -> bool:

@@ -9,9 +9,10 @@ One library is three collections named after it (`report_qa_chunks`, `_sentences
     chunks      pk "ID/n", report, region, year, n, text, context (jieba-analysed), vector (dense),
                 sparse (BM25, made by Milvus from `context` with its BM25 function)
     sentences   pk "ID/n", report, n, vector
-    reports     pk, kind ("meta" | "report" | "text"), report, seq, region, year, body:
+    reports     pk, kind ("meta" | "report" | "text" | "log"), report, seq, region, year, body:
                 the meta row (schema version, model, chunking, generation), one row per report
-                (its record, as JSON) and its text in pieces: the texts are the source of truth
+                (its record, as JSON) and its text in pieces: the texts are the source of truth;
+                and the change log, a row per change (seq: when, in nanoseconds)
 
 Milvus does the searching: dense inner products and BM25 with a report filter.  The chunks and
 sentences themselves (offsets, sections) are parsed from the stored texts when the library is
@@ -33,12 +34,13 @@ from pathlib import Path
 
 import numpy as np
 
-from ..errors import IndexStoreError
+from ..errors import IndexStoreError, StoreDamagedError, StoreInUseError
 from ..ingest.chunks import ChunkingParams, chunks_sha256, renumbered, sentence_chunks
 from ..ingest.pipeline import Entry, embed, reopen
 from ..language.glossary import Glossary
 from ..schema import Chunk
 from .base import Library, Part, Store, lexical_tokens, parts_of
+from .catalog import Change
 
 log = logging.getLogger(__name__)
 
@@ -98,14 +100,53 @@ def connect(uri: str, timeout: float = CONNECT_TIMEOUT):
             # Milvus Lite serves the file over gRPC inside this process; its server logs calls that
             # pymilvus makes and Lite does not implement (AllocTimestamp) as errors, harmlessly.
             logging.getLogger("grpc._server").setLevel(logging.CRITICAL)
+            # Milvus Lite logs a failed start with its traceback; the error below says it in one line.
+            logging.getLogger("milvus_lite").setLevel(logging.CRITICAL)
             path = Path(uri).expanduser().resolve()
             path.parent.mkdir(parents=True, exist_ok=True)
-            return MilvusClient(uri=str(path))
+            try:
+                return MilvusClient(uri=str(path))
+            except Exception as e:
+                if lite_in_use(path):
+                    raise StoreInUseError(
+                        f"The Milvus Lite file {path} is open in another process: Milvus Lite serves one process "
+                        "per file. Stop that process, or serve several from a Milvus server "
+                        "(REPORT_QA_STORE=http://host:19530).") from None
+                raise StoreDamagedError(f"Cannot open the Milvus Lite file {path} ({one_line(e)}): it may be "
+                                        f"damaged; `python -m qa repair --store {path}` sets it aside and starts "
+                                        "a new library, to which the report files are added again.") from None
         return MilvusClient(uri=uri, timeout=timeout, **credentials())
     except ImportError:
         raise IndexStoreError("A Milvus Lite file needs the milvus extra: pip install -e \".[milvus]\"") from None
+    except IndexStoreError:
+        raise
     except Exception as e:  # pymilvus raises MilvusException, grpc errors or OSError
         raise IndexStoreError(f"Cannot reach Milvus at {redact(uri)}: {one_line(e)}") from None
+
+
+def set_aside(path: Path) -> Path:
+    """Move a damaged Milvus Lite file out of the way (kept, for whoever can salvage it)."""
+    aside = path.with_name(f"{path.name}.damaged-{time.strftime('%Y%m%d-%H%M%S')}")
+    os.replace(path, aside)
+    return aside
+
+
+def lite_in_use(path: Path) -> bool:
+    """Another process holds the Milvus Lite file `path` (Milvus Lite locks its LOCK file while open)."""
+    import fcntl
+    from milvus_lite.db import LOCK_FILENAME
+    try:
+        fd = os.open(path / LOCK_FILENAME, os.O_RDWR)
+    except OSError:
+        return False
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        fcntl.flock(fd, fcntl.LOCK_UN)
+        return False
+    except OSError:
+        return True
+    finally:
+        os.close(fd)
 
 
 def _ranges(ids: np.ndarray) -> list[tuple[int, int]]:
@@ -506,6 +547,19 @@ class MilvusLibrary(Library):
         self.entries, self.generation = kept, meta["generation"]
         self._checked = time.monotonic()
         self.index = self._store() if kept else None
+
+    def append_log(self, changes: list[Change]) -> None:
+        now = time.time_ns()
+        self._insert_rows("reports", [
+            {"pk": f"log#{uuid.uuid4().hex}", "kind": "log", "report": c.report, "seq": now + i, "region": "",
+             "year": 0, "body": json.dumps(c.to_dict(), ensure_ascii=False), "v": [0.0, 0.0]}
+            for i, c in enumerate(changes)])
+
+    def log(self) -> list[Change]:
+        self._ensure()
+        rows = self._call("query", self.names["reports"], filter='kind == "log"', output_fields=["seq", "body"],
+                          limit=MAX_LIMIT)
+        return [Change(**json.loads(r["body"])) for r in sorted(rows, key=lambda r: r["seq"])]
 
     def rebuild(self, progress: bool = True) -> None:
         self._rewrite({e.report.id: "on request" for e in self.entries}, progress)
