@@ -229,3 +229,28 @@ def test_chinese_text_that_is_not_a_work_report_is_refused(tmp_path):
     opening.write_text("\n".join(report_lines(Path(__file__).resolve().parents[1] / "qa" / "data" /
                                               "henan-2024-government-work-report.txt")[:10]), encoding="utf-8")
     assert read_text(opening)
+
+
+def test_a_report_in_traditional_characters_is_read_as_a_report(tmp_path):
+    """The opening of a report (its first 15 lines, 941 Chinese characters) in Traditional characters
+    uses only 3 of the check words in their Simplified form."""
+    opencc = pytest.importorskip("opencc", reason="the dev extra is not installed: pip install -e \".[dev]\"")
+    path = tmp_path / "jilin-2025-traditional.txt"
+    opening = "\n".join(report_lines(CORPUS / "jilin-2025.txt")[:15])
+    path.write_text(opencc.OpenCC("s2t").convert(opening), encoding="utf-8")
+    text = read_text(path)
+    assert "發展" in text and squash(text) == squash(path.read_text(encoding="utf-8"))
+
+
+def test_a_cover_that_runs_on_is_cut_to_a_title(tmp_path):
+    """One huge PDF page: its text has no sentence end until far in, so the cover ran to thousands of
+    characters; the title is its first line, at most TITLE_MAX characters."""
+    from qa.ingest.document import parse
+    from qa.ingest.metadata import TITLE_MAX
+    lines = report_lines(ZHEJIANG)
+    body = [ln for ln in lines[1:60] if not re.search(r"月\s*\d+\s*日|省长|市长|主席|来源", ln)]
+    first = lines[0] + "".join(body).translate(str.maketrans(dict.fromkeys("。！？；：!?;:", "，")))
+    doc = parse(first + "\n" + "\n".join(lines[60:]), source="huge-page.pdf")
+    assert len(first) > 1000 and doc.meta.title == first[:TITLE_MAX]
+    a, b = doc.meta.spans["title"]
+    assert doc.text[a:b] == doc.meta.title

@@ -28,6 +28,9 @@ YEAR_RE = re.compile(r"(?<!\d)((?:19|20)\d\d)(?!\d)")
 REVIEW_RE = re.compile(r"((?:19|20)\d\d)年(?:工作)?回顾")
 TITLE_WORDS = "政府工作报告"
 OFFICE_REACH = 16          # characters before the speaker's name that may state the office
+# The 33 reports' titles have 12-17 characters; a cover that runs on longer (one huge PDF page without a
+# sentence end near its top gave a 3,420-character "title") is cut to its first line, and that to this.
+TITLE_MAX = 40
 NATIONAL_ADDRESS = "我代表国务院"
 
 
@@ -133,6 +136,10 @@ def read_metadata(text: str, paragraphs, source: str = "") -> Metadata:
     cover = _cover_lines(paragraphs)
     title_span = _title_span(text, cover)
     title = text[slice(*title_span)].replace("\n", "") if title_span else ""
+    if len(title) > TITLE_MAX:
+        first_line = text[title_span[0]:title_span[1]].split("\n")[0]
+        title = first_line[:TITLE_MAX]
+        title_span = (title_span[0], title_span[0] + len(title))
     spans = {"title": title_span} if title_span else {}
     found = {}
     for key, pattern in (("date", DATE_RE), ("meeting", MEETING_RE), ("publisher", PUBLISHER_RE),
