@@ -194,3 +194,25 @@ def test_a_damaged_milvus_lite_file_gets_one_line_and_a_way_out(tmp_path):
     assert r.returncode == 0 and "it is kept as" in r.stdout, r.stderr
     assert any(p.name.startswith("library.db.damaged-") for p in tmp_path.iterdir())
     assert _run("list", "--store", db, "--library", "shared", "--json").stdout.strip() == "[]"
+
+
+@pytest.fixture()
+def small_disk(tmp_path):
+    """A 4 MB file system of its own (tmpfs; needs root), nearly filled."""
+    mount = tmp_path / "disk"
+    mount.mkdir()
+    if os.geteuid() != 0 or subprocess.run(["mount", "-t", "tmpfs", "-o", "size=4m", "tmpfs", str(mount)]).returncode:
+        pytest.skip("mounting a small file system needs root")
+    try:
+        with open(mount / "filler", "wb") as f:
+            f.write(bytes(4 * (1 << 20) - (32 << 10)))
+        yield mount
+    finally:
+        subprocess.run(["umount", str(mount)])
+
+
+def test_a_full_disk_is_named_as_the_cause(small_disk, small_report):
+    qa = ReportQA.load(library=small_disk / "library", progress=False)
+    with pytest.raises(IndexStoreError, match="the disk is full") as e:
+        qa.add(small_report, progress=False)
+    assert "\n" not in str(e.value) and qa.reports() == []
