@@ -167,7 +167,11 @@ def _report_ids(a: argparse.Namespace) -> list[str] | None:
 def cmd_add(a: argparse.Namespace) -> str:
     # Every file read (once) and checked before the library opens: a bad one among several stores none.
     sources = read_all(a.files)
-    qa = _open(a)
+    try:
+        qa = _open(a)
+    except KeyboardInterrupt:
+        print("interrupted: added none; the other files were not added", file=sys.stderr)
+        raise
     known = {r.sha256 for r in qa.reports()}
     before, added = set(known), []
     try:

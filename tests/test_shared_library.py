@@ -15,7 +15,7 @@ import pytest
 from qa import ReportQA
 from qa.errors import IndexStoreError, SameTitleError
 from tests.report_files import make_pdf, report_lines
-from tests.test_stores import HAS_MILVUS, STORES, _open
+from tests.test_stores import HAS_MILVUS, STORES, open_store
 
 GRAIN = "吉林2024年粮食总产量是多少？"
 
@@ -42,7 +42,7 @@ def doctored(jilin_part, tmp_path):
 
 @pytest.mark.parametrize("store", STORES)
 def test_every_change_is_logged_with_its_user_and_checksum(store, tmp_path, small_report, jilin_part):
-    qa = _open(store, tmp_path)
+    qa = open_store(store, tmp_path)
     henan = qa.add(small_report, progress=False, user="alice")
     jilin = qa.add(jilin_part, progress=False)
     qa.add(jilin_part, progress=False, user="carol")           # already there: no change, nothing logged
@@ -62,7 +62,7 @@ def test_every_change_is_logged_with_its_user_and_checksum(store, tmp_path, smal
 
 @pytest.mark.parametrize("store", STORES)
 def test_a_second_version_of_a_report_is_never_stored_silently(store, tmp_path, jilin_part, doctored):
-    qa = _open(store, tmp_path)
+    qa = open_store(store, tmp_path)
     qa.add(jilin_part, progress=False)
     with pytest.raises(SameTitleError, match="already has jilin-2025") as e:
         qa.add(doctored, progress=False)
@@ -74,7 +74,7 @@ def test_a_second_version_of_a_report_is_never_stored_silently(store, tmp_path, 
 
 
 def test_a_replacement_takes_the_reports_place(tmp_path, jilin_part, doctored):
-    qa = _open("faiss", tmp_path)
+    qa = open_store("faiss", tmp_path)
     old = qa.add(jilin_part, progress=False)
     new = qa.add(doctored, progress=False, replace=True, user="editor")
     assert new.id == "jilin-2025" and [r.id for r in qa.reports()] == ["jilin-2025"]
@@ -88,7 +88,7 @@ def test_a_replacement_takes_the_reports_place(tmp_path, jilin_part, doctored):
 
 def test_the_file_a_report_came_from_is_kept_and_checked(tmp_path, jilin_part):
     pdf = make_pdf(report_lines(jilin_part), tmp_path / "jilin.pdf", header="2025年吉林省政府工作报告")
-    qa = _open("faiss", tmp_path)
+    qa = open_store("faiss", tmp_path)
     report = qa.add(pdf, progress=False)
     kept = qa.original_of(report.id)
     assert kept is not None and kept.suffix == ".pdf" and kept.read_bytes() == pdf.read_bytes()
@@ -99,7 +99,7 @@ def test_the_file_a_report_came_from_is_kept_and_checked(tmp_path, jilin_part):
 
 @pytest.mark.skipif(not HAS_MILVUS, reason="the milvus extra is not installed")
 def test_a_milvus_library_keeps_no_original(tmp_path, jilin_part):
-    qa = _open("milvus", tmp_path)
+    qa = open_store("milvus", tmp_path)
     assert qa.original_of(qa.add(jilin_part, progress=False).id) is None
 
 

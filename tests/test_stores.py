@@ -1,5 +1,6 @@
 """Every store takes reports through one ingest path: the same files refused with the same errors,
 a report parsed and chunked once per add, and a Milvus library that runs without FAISS."""
+import importlib.util
 import subprocess
 import sys
 import textwrap
@@ -12,12 +13,12 @@ from qa.ingest import chunks as chunking, document as parsing
 from qa.errors import ReportError
 from qa.ingest.pipeline import MAX_REPORT_CHARS
 
-HAS_MILVUS = all(__import__("importlib").util.find_spec(m) for m in ("pymilvus", "milvus_lite"))
+HAS_MILVUS = all(importlib.util.find_spec(m) for m in ("pymilvus", "milvus_lite"))
 STORES = ["faiss", pytest.param("milvus", marks=pytest.mark.skipif(
     not HAS_MILVUS, reason="the milvus extra is not installed: pip install -e \".[milvus]\""))]
 
 
-def _open(store: str, tmp_path: Path) -> ReportQA:
+def open_store(store: str, tmp_path: Path) -> ReportQA:
     if store == "faiss":
         return ReportQA.load(library=tmp_path / "library", progress=False)
     return ReportQA.load(library="bad", store=str(tmp_path / "library.db"), progress=False)
@@ -36,7 +37,7 @@ def _bad_files(tmp: Path, report: Path) -> dict[str, tuple[Path, str]]:
 
 @pytest.mark.parametrize("store", STORES)
 def test_every_store_refuses_the_same_files_with_the_same_errors(store, tmp_path, small_report):
-    qa = _open(store, tmp_path)
+    qa = open_store(store, tmp_path)
     first = qa.add(small_report, progress=False)
     for name, (path, words) in _bad_files(tmp_path, small_report).items():
         with pytest.raises(ReportError, match=words) as e:
@@ -61,7 +62,7 @@ def _spy(monkeypatch, module, name: str) -> list:
 
 @pytest.mark.parametrize("store", STORES)
 def test_one_add_parses_and_chunks_a_report_once(store, tmp_path, small_report, jilin_part, monkeypatch):
-    qa = _open(store, tmp_path)
+    qa = open_store(store, tmp_path)
     qa.add(small_report, progress=False)
     parses = _spy(monkeypatch, parsing, "parse")
     chunkings = _spy(monkeypatch, chunking, "chunk_document")

@@ -13,6 +13,7 @@ with the same errors and parse and chunk a report once per add.
 from __future__ import annotations
 
 import hashlib
+import logging
 import re
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -24,6 +25,8 @@ from .chunks import ChunkingParams, chunk_document, embed_texts, renumbered
 from .document import Document, parse, text_sha256
 from .metadata import TITLE_WORDS
 from .readers import MAX_REPORT_CHARS, read_bytes, text_of  # noqa: F401  (the limit, for callers)
+
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -103,6 +106,7 @@ def record(rid: str, doc: Document, chunks: list[Chunk], source: str) -> Report:
 
 def embed(embedder, doc: Document, chunks: list[Chunk], progress: bool = True):
     """A report's chunk vectors and sentence vectors, in one pass of the model."""
+    log.info("Embedding %d chunks and %d sentences with %s", len(chunks), len(doc.sentences), embedder.model_id)
     vectors = embedder.passages(embed_texts(doc, chunks), progress=progress)
     return vectors[:len(chunks)], vectors[len(chunks):]
 

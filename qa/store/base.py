@@ -190,8 +190,8 @@ class Library(Catalog, ABC):
             for s in sources:
                 same = next((e for e in entries if e.report.sha256 == s.sha256), None)
                 if same is None:
-                    # Not prepared above: the report was in the library then, and another writer has
-                    # removed it since.
+                    # (Not in `ready` when the report was in the library before the lock, and another
+                    # writer has removed it since.)
                     same = ready.pop(s.sha256, None) or embedded(prepare(s, self.params), self.embedder, progress)
                     rival = _rival(same, entries, replace, keep_both)
                     if rival is not None and replace:

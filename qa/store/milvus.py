@@ -542,7 +542,9 @@ class MilvusLibrary(Library):
         meta = self._bump()
         first, kept = 0, []
         for e in entries:
-            kept.append(replace(e, chunks=renumbered(e.chunks, first), chunk_vectors=None, sentence_vectors=None))
+            # Milvus holds the vectors, and keeps no original file: neither stays in memory.
+            kept.append(replace(e, chunks=renumbered(e.chunks, first), chunk_vectors=None, sentence_vectors=None,
+                                source=None))
             first += len(e.chunks)
         self.entries, self.generation = kept, meta["generation"]
         self._checked = time.monotonic()
