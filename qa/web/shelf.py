@@ -12,7 +12,6 @@ from pathlib import Path
 from ..engine import ReportQA
 from ..errors import ReportQAError
 from ..schema import Answer
-from . import originals
 
 log = logging.getLogger(__name__)
 
@@ -61,15 +60,11 @@ class Shelf:
 
     def original_of(self, rid: str) -> Path | None:
         """The file the report was added from, when the library kept it."""
-        if hasattr(self.qa, "original_of"):
-            return self.qa.original_of(rid)
-        return originals.find(self.qa, rid)          # STAND-IN, see originals.py
+        return self.qa.original_of(rid)
 
     def add(self, path, progress: bool = True):
         """A report file added to the library; ReportQAError (from the readers or the library) says why not."""
         report = self.qa.add(path, progress=progress)
-        if not hasattr(self.qa, "original_of"):
-            originals.keep(self.qa, report.id, Path(path))   # STAND-IN, see originals.py
         log.info("Added %s from %s", report.id, Path(path).name)
         return report
 
