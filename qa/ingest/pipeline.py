@@ -78,9 +78,11 @@ def read_all(paths: Iterable[str | Path | Source]) -> list[Source]:
         try:
             sources.append(path if isinstance(path, Source) else read(path))
         except ReportError as e:
-            problems.append(str(e))
+            problems.append(e)
+    if len(problems) == 1:
+        raise problems[0]               # as the reader raised it: its class, code and details
     if problems:
-        raise ReportError("\n".join(problems))
+        raise ReportError("\n".join(map(str, problems)), code=problems[0].code)
     return sources
 
 
