@@ -88,15 +88,20 @@ def verify(q: Question, view: ReportView, sentence: int, span: tuple[int, int]) 
 
 
 def _target_year(q: Question, view: ReportView, sentence: int, span: tuple[int, int]) -> str:
-    """A target asked for a year the report only reviews ("河北2024年生产总值增长目标" of the 2025
-    report) is not answered by that year's result: the sentence must state a target."""
+    """A target is answered by a target: asked for a year the report only reviews ("河北2024年生产总值
+    增长目标" of the 2025 report), or for no year (then the year the report plans), it is not answered
+    by a result stated where the report reviews the past, unless the clause says it was the target."""
+    if not q.wants_target or not view.year:
+        return ""
     asked = q.years(view.year)
-    if not q.wants_target or not view.year or not asked or max(asked) >= view.year:
+    if asked and max(asked) >= view.year:
+        return ""
+    if not asked and view.year in view.years_of(sentence):
         return ""
     s = view.doc.sentences[sentence]
     if TARGET_STATED.search(view.doc.text[max(s.start, span[0] - TARGET_REACH):span[1]]):
         return ""
-    return f"the report gives {max(asked)}'s result, not its target"
+    return f"the report gives {max(asked) if asked else 'a past year'}'s result, not its target"
 
 
 def _row_of(q: Question, view: ReportView, span: tuple[int, int]) -> str:
