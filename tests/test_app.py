@@ -255,7 +255,7 @@ def test_api_endpoints_are_ask_and_compare_alone(client):
     assert sorted(api["named_endpoints"]) == ["/ask", "/compare"]    # the page's own events are private
     assert not api["unnamed_endpoints"]
     params = [p["parameter_name"] for p in api["named_endpoints"]["/ask"]["parameters"]]
-    assert params == ["question", "k", "report"]
+    assert params == ["question", "k", "report", "history"]
     params = [p["parameter_name"] for p in api["named_endpoints"]["/compare"]["parameters"]]
     assert params == ["question", "reports"]
 
@@ -322,6 +322,17 @@ def test_plain_http_call_with_the_question_only_uses_the_default_k(server):
     answer = data[0]
     assert answer["error"] is None and TECH_SPAN in answer["text"]
     assert len(answer["passages"]) == 5                        # --top-k, the default k
+
+
+def test_api_ask_follows_up_on_the_history_it_is_given(client):
+    """/ask takes the conversation's earlier questions; a one-argument call stays a question alone."""
+    r = client.predict("那去年呢？", 5, "", ["2024年经济增长的预期目标是多少？"], api_name="/ask")
+    assert r["error"] is None and r["found"] and "4.1%" in r["text"]
+    assert r["resolved"] != r["question"] and "去年" in r["resolved"]
+    alone = client.predict("那去年呢？", api_name="/ask")
+    assert not alone["found"] and alone["reason"] == "orphan_follow_up"
+    bad = client.predict("那去年呢？", 5, "", [3], api_name="/ask")
+    assert bad["error"] and not bad["found"]
 
 
 def test_english_question_gets_the_growth_target(client):
@@ -567,14 +578,20 @@ def test_key_figures_of_a_picked_report_removed_meanwhile_fall_back_to_the_libra
     assert {f.report for f in shelf.figures(["gone-2020", "jilin-2025"])} == {"jilin-2025"}
 
 
-def test_an_answer_from_several_picked_reports_points_to_compare(library):
+def test_an_answer_from_several_picked_reports_shows_each_reports_answer(library):
+    """A question that names none of the picked reports is answered from each: the best leads, the
+    others follow as rows labelled by report, a report that does not say it among them."""
     from qa.web.render import render_answer
     from qa.web.shelf import Shelf
     shelf = Shelf(library, 5)
-    ans = shelf.ask("城镇新增就业目标是多少？", report=["henan-2024", "jilin-2025"])
-    assert ans.found
-    assert "use the Compare tab" in render_answer(ans, shelf, asked=2)
-    assert "Compare" not in render_answer(ans, shelf, asked=1)
+    ans = shelf.ask("城镇新增就业目标是多少？", report=["henan-2024", "jilin-2025", "national-2019"])
+    assert ans.found and len(ans.others) == 2
+    html = render_answer(ans, shelf)
+    assert "The question named no one report" in html
+    for other in ans.others:
+        assert shelf.label(other.report).split(" (")[0] in html
+    one = shelf.ask("城镇新增就业目标是多少？", report=["henan-2024"])
+    assert not one.others and "named no one report" not in render_answer(one, shelf)
 
 
 def test_actual_to_target_values_keep_their_hedges(qa):

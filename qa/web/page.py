@@ -95,17 +95,21 @@ def library_bar(gr, shelf):
 def build_ui(shelf):
     import gradio as gr
 
-    def ask(question: str, k: int = shelf.top_k, report: str = "") -> dict:
+    def ask(question: str, k: int = shelf.top_k, report: str = "", history: list[str] | None = None) -> dict:
         """Answer one question from the library.
 
         `report` is "" (every report, or those the question names), a report id, or ids separated by
-        commas.  Returns the answer as a dict: question, found, text (the verbatim answer span, "" when
-        not found), report (the id of the report it quotes), confidence, message (why nothing was found),
-        citations (report, section, quote, start, end, span_start, span_end, chunk_id), passages
-        (chunk_id, report, text, section, start, end, score, dense, lexical) and error (None, or why the
-        question could not be asked: empty, too long, bad k, unknown report).
+        commas.  `history` is the conversation's earlier questions, oldest first: the question may follow
+        up on them ("那去年呢？").  Returns the answer as a dict: question, resolved (the standalone
+        question answered), found, text (the verbatim answer span, "" when not found), report (the id of
+        the report it quotes), confidence (the probability it is right), message (why nothing was
+        found), reason (a decline's code), scope (the reports asked), citations (report, section, quote,
+        start, end, span_start, span_end, chunk_id), passages (chunk_id, report, text, section, start,
+        end, score, dense, lexical), others (the other reports' answers when the question named no one
+        report) and error (None, or why the question could not be asked: empty, too long, bad k,
+        unknown report).
         """
-        return shelf.ask_dict(question, k, report)
+        return shelf.ask_dict(question, k, report, history)
 
     def compare(question: str, reports: str = "") -> dict:
         """Ask one question of each report: `reports` is "" (all) or ids separated by commas.

@@ -10,7 +10,7 @@ import tempfile
 from pathlib import Path
 
 from ..engine import ReportQA
-from ..errors import ReportQAError
+from ..errors import QuestionError, ReportQAError
 from ..schema import Answer
 
 log = logging.getLogger(__name__)
@@ -84,10 +84,12 @@ class Shelf:
         ids = report_ids(reports) or [r.id for r in self.reports()]
         return list(zip(ids, self.qa.compare(question, reports=ids, k=self.top_k)))
 
-    def ask_dict(self, question, k: int | None = None, report="") -> dict:
+    def ask_dict(self, question, k: int | None = None, report="", history=None) -> dict:
         """The answer as JSON-ready data; a question the engine refuses gives `error` instead of raising."""
         try:
-            return {**self.ask(question, k, report).to_dict(), "error": None}
+            if history is not None and (not isinstance(history, list) or not all(isinstance(h, str) for h in history)):
+                raise QuestionError("history is the earlier questions, a list of strings.", code="bad_history")
+            return {**self.ask(question, k, report, history).to_dict(), "error": None}
         except ReportQAError as e:
             return {**Answer(echo(question), False, "", message=str(e)).to_dict(), "error": str(e)}
 
