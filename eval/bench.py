@@ -55,7 +55,7 @@ from pathlib import Path
 import numpy as np
 
 from eval.bench_scale import child_scale, md_scale, plot_scale, scale
-from eval.run import FRESH_LIBRARY, contains_gold, fresh_gold, load_all_gold, load_gold, open_library
+from eval.gold import FRESH_LIBRARY, contains_gold, fresh_gold, load_all_gold, load_gold, open_library
 from eval.timing import (WARMUP, busy_core, child, cpu_model, environ, fmt, interleaved, latencies, loadavg, ms,
                          peak_rss_mib, rss_mib, say, spread, summarise_runs, version)
 

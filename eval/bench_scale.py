@@ -12,7 +12,7 @@ from pathlib import Path
 
 import numpy as np
 
-from eval.run import load_gold
+from eval.gold import load_gold
 from eval.timing import WARMUP, child, fmt, latencies, ms, pct, peak_rss_mib, rss_mib, say, spread
 from qa.store.vectors import SentenceVectors
 

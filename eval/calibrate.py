@@ -31,7 +31,7 @@ from qa.ask.extractor import CALIBRATION, FEATURES, ACCEPT_FEATURES, RIGHT, Cali
 from qa.ask.features import accept_features
 from qa.ask.verify import verify
 
-from .run import LORO, contains_gold, load_all_gold, open_library
+from .gold import LORO, contains_gold, load_all_gold, open_library
 
 RIDGE = 0.05
 LANGS = ("zh", "en")

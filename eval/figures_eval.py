@@ -50,7 +50,7 @@ from pathlib import Path
 from qa.figures import extract_figures
 from qa.ingest.document import read_report
 
-from .run import report_file
+from .gold import report_file
 
 HERE = Path(__file__).resolve().parent
 GOLD = HERE / "figures_gold.jsonl"          # the table the rules were fitted on

@@ -1,6 +1,6 @@
-"""The library at scale: the bundled report and the 32 shared reports in one library, through the public API.
+"""The library at scale: the bundled report and the 32 reports of reports/ in one library, through the public API.
 
-    python -m qa add qa/data/henan-2024-government-work-report.txt ../shared/corpus/reports/*.txt --library /tmp/lib33
+    python -m qa add qa/data/henan-2024-government-work-report.txt reports/*.txt --library /tmp/lib33
     python -m eval.library_bench /tmp/lib33            # prints a markdown table; --json for the raw figures
 
 Measures: ask latency over the whole library and with a report filter (the 614 gold questions,
@@ -20,7 +20,7 @@ import time
 
 from qa import ReportQA
 
-from .run import load_all_gold
+from .gold import load_all_gold
 
 RUNS = 3
 FIRST_ANSWER = ("import time; t = time.perf_counter(); from qa import ReportQA; "

@@ -19,7 +19,8 @@ import time
 from pathlib import Path
 
 from qa import ReportQA
-from .run import LIBRARY, OUT, load_all_gold, open_library, report_file
+from .gold import LIBRARY, load_all_gold, open_library, report_file
+from .run import OUT
 
 HERE = Path(__file__).resolve().parent
 DEFAULT_STORE = HERE.parent / "index" / "milvus-eval.db"

@@ -1,4 +1,4 @@
-"""Measure the PDF text extractors, and the readers end to end, on the shared reports.
+"""Measure the PDF text extractors, and the readers end to end, on the repository's reports (reports/).
 
 Each report is laid out as a PDF (reportlab, STSong-Light, footer "— N —" on every page, the
 title as running header on later pages) and as a .docx, then read back.  Prints the tables in
@@ -17,9 +17,9 @@ from pathlib import Path
 from qa.ingest.readers import read_text
 from tests.report_files import make_docx, make_pdf, report_lines
 
-from .run import SHARED_REPORTS
+from .gold import REPORTS
 
-CORPUS = Path(sys.argv[1]) if len(sys.argv) > 1 else SHARED_REPORTS
+CORPUS = Path(sys.argv[1]) if len(sys.argv) > 1 else REPORTS
 RUNS = 3
 
 

@@ -1,4 +1,4 @@
-"""Real report files for the reader tests: a shared report laid out as a PDF and as a .docx.
+"""Real report files for the reader tests: a report of reports/ laid out as a PDF and as a .docx.
 
 The PDF uses reportlab's built-in CID font STSong-Light, so no font file is needed, and draws
 what real report PDFs carry and a reader must drop: a footer "— N —" on every page and a running

@@ -1,6 +1,6 @@
 """The web page over a library of reports, end to end: pick, upload, compare, key figures.
 
-One library is built per session from the bundled report and five shared reports (through the
+One library is built per session from the bundled report and five of reports/ (through the
 engine, in a child process so this one does not hold the model), and one app.py serves it with
 --library.  The browser is the system Chromium driven by Playwright, as in test_app.py; the
 screenshots go to tests/artifacts/, and with UPDATE_SCREENSHOT=1 (or when missing) to docs/.
@@ -24,7 +24,8 @@ from tests.report_files import make_docx, make_pdf, make_scanned_pdf, report_lin
 from tests.test_app import (ANSWER_TIMEOUT, ARTIFACTS, CHROMIUM_ARGS, DESKTOP, PHONE, REPLY, ROOT, TOFU_JS,  # noqa: F401
                             VIEWPORTS, chromium, running_app)
 
-REPORTS = ROOT.parent / "shared" / "corpus" / "reports"
+from eval.gold import REPORTS
+
 SHARED = ["jilin-2025", "zhejiang-2025", "national-2025", "hebei-2025", "tibet-2025"]
 DOCS = ROOT / "docs"
 GROWTH_Q = "经济增长预期目标是多少？"

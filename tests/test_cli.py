@@ -1,5 +1,5 @@
 """The command line as a user runs it: `python -m qa …` in a subprocess, with the real model and
-real reports.  The library tests use a temporary library of two shared reports' opening pages
+real reports.  The library tests use a temporary library of two reports' opening pages (reports/)
 (~40 lines each, so embedding stays quick); `figures` reads the bundled report."""
 import csv
 import io
@@ -10,7 +10,6 @@ import signal
 import subprocess
 import sys
 import time
-from pathlib import Path
 
 import pypdfium2
 import pytest
@@ -18,7 +17,8 @@ import pytest
 from qa import ReportQA
 from qa.cli import FIGURE_COLUMNS
 
-REPORTS = Path(__file__).resolve().parents[2] / "shared" / "corpus" / "reports"
+from eval.gold import REPORTS
+
 OPENING_LINES = 40
 
 

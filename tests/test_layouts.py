@@ -1,14 +1,14 @@
-"""Structure recovery on the shared reports' layouts: one paragraph per line (docx reprints, with or
+"""Structure recovery on the layouts of the repository's reports (reports/): one paragraph per line (docx reprints, with or
 without full-width indents), Wikisource's blank-line padding and broken lines, unnumbered parts,
 half-width (一) sections, appendices; and the metadata on their covers."""
 import re
-from pathlib import Path
 
 import pytest
 
 from qa.ingest.document import parse
 
-REPORTS = Path(__file__).resolve().parents[2] / "shared" / "corpus" / "reports"
+from eval.gold import REPORTS
+
 FILES = sorted(REPORTS.glob("*.txt"))
 INVISIBLE = re.compile(r"\s|[\u200b-\u200d\u2060\ufeff]")
 
@@ -27,7 +27,7 @@ def _paragraph(doc, prefix):
     return hits[0]
 
 
-def test_the_shared_reports_are_there():
+def test_the_repository_reports_are_there():
     assert len(FILES) == 32
 
 

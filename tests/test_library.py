@@ -5,7 +5,6 @@ import shutil
 import subprocess
 import sys
 import textwrap
-from pathlib import Path
 
 import numpy as np
 import pytest
@@ -14,7 +13,6 @@ from qa import ReportQA
 from qa.errors import IndexStoreError, ReportError
 from qa.store.vectors import InMemory, OnFile, open_vectors
 
-REPORTS = Path(__file__).resolve().parents[2] / "shared" / "corpus" / "reports"
 TECH = "技术合同成交额增长了多少？"
 
 

@@ -10,9 +10,8 @@ pytest.importorskip("milvus_lite", reason="the milvus extra is not installed: pi
 from qa import ReportQA                                      # noqa: E402
 from qa.errors import IndexStoreError, ReportError           # noqa: E402
 from qa.store import milvus                                   # noqa: E402
-from eval.run import load_gold                                # noqa: E402
+from eval.gold import load_gold                               # noqa: E402
 
-REPORTS = Path(__file__).resolve().parents[2] / "shared" / "corpus" / "reports"
 GOLD = Path(__file__).resolve().parents[1] / "eval"
 
 

@@ -5,7 +5,7 @@ from pathlib import Path
 
 import pytest
 
-from eval.run import contains_gold, evaluate, load_all_gold, load_gold, load_loro, open_library, report_file, squash
+from eval.gold import contains_gold, evaluate, load_all_gold, load_gold, load_loro, open_library, report_file, squash
 
 GATES = json.loads((Path(__file__).resolve().parent.parent / "eval" / "thresholds.json")
                    .read_text(encoding="utf-8"))["gates"]

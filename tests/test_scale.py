@@ -7,7 +7,7 @@ import pytest
 from qa.ingest.chunks import embed_texts, sentence_context
 from qa.store.index import Index, lexical_tokens
 from qa.ask.retriever import Retriever
-from eval.run import load_gold
+from eval.gold import load_gold
 
 
 @pytest.fixture(scope="module")

@@ -1,17 +1,16 @@
 """The bilingual vocabulary and the regions table, on the bundled data and the real reports."""
 from __future__ import annotations
 
-import os
 import re
 import time
-from pathlib import Path
 
 import pytest
 
 from qa.engine import BUNDLED_REPORT
 from qa.language.vocabulary import Vocabulary, chinese_text, english_words
 
-CORPUS = Path(os.environ.get("REPORT_QA_CORPUS", "/work/shared/corpus/reports"))
+from eval.gold import REPORTS
+
 # Readers' shorthands that no report uses: questions are written with them, so they stay.
 READER_SHORTHANDS = {"固投", "社零", "社零总额", "社融", "CPI", "PPI", "人均GDP", "WTO"}
 
@@ -23,10 +22,9 @@ def vocab() -> Vocabulary:
 
 @pytest.fixture(scope="module")
 def reports() -> str:
-    """The 32 shared reports and the bundled one, normalised as chinese() normalises questions."""
-    paths = sorted(CORPUS.glob("*.txt")) if CORPUS.is_dir() else []
-    if len(paths) < 32:
-        pytest.skip(f"the shared reports are not at {CORPUS} (set REPORT_QA_CORPUS)")
+    """The repository's 32 reports and the bundled one, normalised as chinese() normalises questions."""
+    paths = sorted(REPORTS.glob("*.txt"))
+    assert len(paths) == 32
     return "\n".join(chinese_text(p.read_text(encoding="utf-8")) for p in paths + [BUNDLED_REPORT])
 
 
@@ -120,11 +118,9 @@ def test_regions_table(vocab):
     assert all(r.zh and r.en for r in vocab.region_list)
 
 
-def test_every_shared_report_is_a_known_region(vocab):
-    if not CORPUS.is_dir():
-        pytest.skip(f"the shared reports are not at {CORPUS}")
+def test_every_report_of_the_repository_is_a_known_region(vocab):
     codes = {r.code for r in vocab.region_list}
-    stems = {p.stem.rsplit("-", 1)[0] for p in CORPUS.glob("*.txt")}
+    stems = {p.stem.rsplit("-", 1)[0] for p in REPORTS.glob("*.txt")}
     assert stems and stems <= codes
 
 

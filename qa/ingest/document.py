@@ -50,8 +50,8 @@ SENTENCE_RE = re.compile(rf"[^{SENTENCE_END}]*(?:[{SENTENCE_END}]+[{CLOSERS}]*|$
 INVISIBLE = re.compile("[\u200b-\u200d\u2060\ufeff]")
 # A standalone heading is short; a longer line without a final stop is a paragraph broken in two.
 HEADING_MAX = 60
-# A cover (title, date, speaker, a newspaper's lines) is a few lines; the bundled report's is 3, the
-# shared reports' at most 6 (national 2021: a title broken in two, office and name on two lines).
+# A cover (title, date, speaker, a newspaper's lines) is a few lines; the bundled report's is 3, those
+# of reports/ at most 6 (national 2021: a title broken in two, office and name on two lines).
 COVER_MAX_LINES = 12
 # PDF layout: how far (in em) below a full line a line falls when it ends a paragraph,
 # opens one (the two-em indent), or is a heading.
@@ -59,7 +59,7 @@ SHORT_LINE_SLACK = 1.5
 INDENT_SLACK = 1.0
 HEADING_SLACK = 4.0
 # Share of lines at the full width above which the text is hard-wrapped (the bundled PDF text: 0.8;
-# one paragraph per line: under 0.1 on every shared report).
+# one paragraph per line: under 0.1 on every report of reports/).
 WRAPPED_SHARE = 0.5
 
 

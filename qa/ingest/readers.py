@@ -65,7 +65,7 @@ READ_MEMORY = 512 << 20
 READ_SECONDS = 60.0
 ACCEPTED = ".txt, .pdf or .docx"
 FORMATS = {".txt": "txt", "": "txt", ".pdf": "pdf", ".docx": "docx"}
-# Reports are 84-90% Chinese characters (the 32 shared reports); English text, mojibake and
+# Reports are 84-90% Chinese characters (the 32 of reports/); English text, mojibake and
 # text decoded with the wrong encoding are far below this share.
 MIN_CJK_SHARE = 0.4
 # Words every government work report uses.  Measured: every one of the 33 reports has all 20 in
