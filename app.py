@@ -18,9 +18,10 @@ import sys  # noqa: E402
 os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
 
 from qa import ReportQA, ReportQAError  # noqa: E402  (light: the model loads in ReportQA.load)
-from qa.cli import configure_logging, library_options  # noqa: E402
+from qa.cli import library_options  # noqa: E402
 from qa.engine import MAX_K  # noqa: E402
 from qa.ingest.readers import MAX_BYTES  # noqa: E402
+from qa.logs import configure_logging  # noqa: E402
 
 UPLOAD_CEILING = 4 * MAX_BYTES   # Gradio refuses larger uploads itself; the readers refuse above MAX_BYTES
 

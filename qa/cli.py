@@ -10,7 +10,6 @@ import contextlib
 import csv
 import io
 import json
-import logging
 import os
 import re
 import signal
@@ -23,6 +22,7 @@ from .errors import QuestionError, ReportError, ReportQAError, StoreDamagedError
 from .ask.retriever import MODES
 from .figures import COLUMNS as FIGURE_COLUMNS, KINDS
 from .ingest.pipeline import read_all
+from .logs import configure_logging
 from .schema import Answer, Passage
 
 NOT_STATED = "—  not stated"
@@ -388,17 +388,6 @@ def run(a: argparse.Namespace) -> str:
     if getattr(a, "question", None) is not None:
         clean_question(a.question)     # a bad question fails before the library and model load
     return COMMANDS[a.command](a)
-
-
-def configure_logging(level: int = logging.INFO) -> None:
-    """The library's notices (first-use builds, repairs, fallbacks) as plain lines on stderr, so
-    stdout carries only the command's result."""
-    logger = logging.getLogger("qa")
-    if not logger.handlers:
-        handler = logging.StreamHandler(sys.stderr)
-        handler.setFormatter(logging.Formatter("%(message)s"))
-        logger.addHandler(handler)
-    logger.setLevel(level)
 
 
 def _interrupt(signum, frame):

@@ -655,7 +655,7 @@ def prepare_default(onnx: bool, int8: bool = False) -> dict:
 def _prepare_child(argv: list[str]) -> None:
     """The child process of prepare_default: convert, check, export, check; report as JSON."""
     onnx, level, int8 = bool(int(argv[0])), int(argv[1]), len(argv) > 2 and bool(int(argv[2]))
-    from ..cli import configure_logging       # this child is a command of its own
+    from ..logs import configure_logging      # this child is a command of its own
     configure_logging(level)
     result_out, sys.stdout = sys.stdout, sys.stderr       # stray output must not corrupt the result
     steps = Steps(2 * sum(_missing(onnx, int8)))          # each part is made, then checked
