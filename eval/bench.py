@@ -130,8 +130,9 @@ BUSY = ", another process busy"
 
 def embed_paths(gold: list[dict], runs: int, torch: bool = True) -> dict:
     """Query-embedding latency, the same questions through each path, interleaved run by run."""
-    from qa.model.embedder import (ONNX_FILE, QUERY_INT8_FILE, WORD_TABLE, Embedder, OnnxEncoder,
-                                   default_model_dir, onnx_dir, query_int8_dir)
+    from qa.model.cache import ONNX_FILE, QUERY_INT8_FILE, WORD_TABLE, default_model_dir, onnx_dir, query_int8_dir
+    from qa.model.embedder import Embedder
+    from qa.model.encoder import OnnxEncoder
     emb = Embedder(query_int8=False)
     prefix = emb.prompts.get("query", "")
     graphs = {"int8": query_int8_dir() / QUERY_INT8_FILE, "fp32": onnx_dir() / ONNX_FILE}
@@ -309,7 +310,8 @@ BATCH_VARIANTS = [(b, t, False, False) for t in (1, 2) for b in BATCH_TOKENS] + 
 def batch_sizes(runs: int) -> dict:
     """Passages/s of the fp32 graph by batch budget (tokens per batch, padding included), threads,
     spinning, and with another process busy, texts sorted by length; cosine to one text at a time."""
-    from qa.model.embedder import ONNX_FILE, OnnxEncoder, default_model_dir, onnx_dir
+    from qa.model.cache import ONNX_FILE, default_model_dir, onnx_dir
+    from qa.model.encoder import OnnxEncoder
     texts = report_texts()
     encoders = {key: OnnxEncoder(onnx_dir() / ONNX_FILE, default_model_dir(), threads=key[1], batch_tokens=key[0],
                                  spin=key[2]) for key in BATCH_VARIANTS}

@@ -29,7 +29,8 @@ from .figures import Figure
 from .store.base import Library
 from .store.catalog import Change
 from .store.factory import FAISS, library as library_for
-from .model.embedder import CHECKED_RANKS, Embedder, cache_dir
+from .model.cache import cache_dir
+from .model.embedder import CHECKED_RANKS, Embedder
 from .schema import Answer, Passage, Report
 
 PACKAGE_DIR = Path(__file__).parent

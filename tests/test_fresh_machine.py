@@ -9,7 +9,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from qa.model.embedder import ONNX_VERSION, QUERY_INT8_VERSION, default_model_dir
+from qa.model.cache import ONNX_VERSION, QUERY_INT8_VERSION, default_model_dir
 
 ROOT = Path(__file__).resolve().parents[1]
 QUESTION = "技术合同成交额增长了多少？"

