@@ -28,6 +28,8 @@ Sections:
              call is redone in fp32, and what int8 alone would have changed.
   agreement_fresh  the same on the fresh questions (eval/fresh/): reports nothing, RANK_MARGIN
              included, was fitted on.
+  first      `python app.py` from empty caches to `Ready:` (model preparation and the bundled report
+             indexed), and a later start with everything cached; peak memory (eval/bench_first.py).
   cold       a fresh process to its first answer, library and model cached (subprocess).
   memory     peak RSS of a process that loads and answers every bundled gold question (subprocess).
   ingest     ReportQA.add of the bundled report into an empty library, and passages/s by batch size,
@@ -54,6 +56,7 @@ from pathlib import Path
 
 import numpy as np
 
+from eval.bench_first import child_first, first_start, md_first
 from eval.bench_scale import child_scale, md_scale, plot_scale, scale
 from eval.gold import FRESH_LIBRARY, contains_gold, fresh_gold, load_all_gold, load_gold, open_library
 from eval.timing import (WARMUP, busy_core, child, cpu_model, environ, fmt, interleaved, latencies, loadavg, ms,
@@ -61,7 +64,7 @@ from eval.timing import (WARMUP, busy_core, child, cpu_model, environ, fmt, inte
 
 HERE = Path(__file__).resolve().parent
 
-SECTIONS = ("warm", "paths", "agreement", "agreement_fresh", "cold", "memory", "ingest", "scale", "peers")
+SECTIONS = ("warm", "paths", "agreement", "agreement_fresh", "first", "cold", "memory", "ingest", "scale", "peers")
 INT8_ENV = "REPORT_QA_QUERY_INT8"
 
 
@@ -616,13 +619,15 @@ def write_md(res: dict, out: Path) -> None:
                         ("agreement_fresh", lambda g: md_agreement(g, fresh=True)), ("ingest", md_ingest)):
         if key in res:
             L += render(res[key])
+    if "first" in res:
+        L += md_first(res["first"])
     L += md_cold_memory(res)
     for key, render in (("peers", md_peers), ("scale", md_scale)):
         if key in res:
             L += render(res[key])
     for key, r in res.get("reruns", {}).items():
-        runs = (f"--runs {r['runs']}: {r['runs']} runs of warm and paths, {slow_runs(r['runs'])} of ingest, cold, "
-                f"peers and scale, {MEMORY_RUNS} of memory, " if "runs" in r else "")
+        runs = (f"--runs {r['runs']}: {r['runs']} runs of warm and paths, {slow_runs(r['runs'])} of ingest, first, "
+                f"cold, peers and scale, {MEMORY_RUNS} of memory, " if "runs" in r else "")
         L.append(f"*{key}* re-measured by `python -m eval.bench {r['args']}` on {r['date']} ({runs}{r['seconds']:.0f} s; "
                  f"load average {r['load_start']} → {r['load_end']}).\n")
     (out / "bench.md").write_text("\n".join(L) + "\n", encoding="utf-8")
@@ -651,6 +656,8 @@ def run_child(role: str, args: list[str]) -> dict:
         return child_cold()
     if role == "memory":
         return child_memory()
+    if role == "first":
+        return child_first()
     if role == "scale":
         return child_scale(int(args[0]), args[1], int(args[2]), args[3], float(args[4]), int(args[5]))
     raise SystemExit(f"unknown child role {role}")
@@ -674,7 +681,7 @@ MEMORY_RUNS = 2
 
 
 def slow_runs(runs: int) -> int:
-    """Runs of the slow sections (ingest, cold start, peers, scale): about half of --runs, at least 3."""
+    """Runs of the slow sections (ingest, first start, cold start, peers, scale): about half of --runs, at least 3."""
     return max(3, runs // 2 + 1)
 
 
@@ -684,6 +691,7 @@ def run_sections(only: set[str], a) -> dict:
     steps = [("warm", lambda: warm_ask(bundled, a.runs)), ("paths", lambda: embed_paths(bundled, a.runs)),
              ("agreement", lambda: agreement(gold)),
              ("agreement_fresh", lambda: agreement(fresh_gold(), FRESH_LIBRARY)), ("ingest", lambda: ingest(slow_runs(a.runs))),
+             ("first", lambda: first_start(slow_runs(a.runs))),
              ("cold", lambda: cold_start(slow_runs(a.runs))), ("memory", lambda: memory(MEMORY_RUNS)),
              ("peers", lambda: peers(gold, slow_runs(a.runs))),
              ("scale", lambda: scale([int(s) for s in a.sizes.split(",")], a.real_max, slow_runs(a.runs)))]
