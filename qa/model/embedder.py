@@ -22,6 +22,7 @@ import functools
 import json
 import logging
 import os
+import threading
 from pathlib import Path
 
 import numpy as np
@@ -151,18 +152,22 @@ class Embedder:
         choice = _backend_choice(backend)
         self._st = None
         self.onnx: OnnxEncoder | None = None
-        self.query_onnx: OnnxEncoder | None = None
+        self._query_onnx: OnnxEncoder | None = None
+        self._int8_build = None        # the int8 graph still being made: loaded on the first question
+        self._int8_lock = threading.Lock()
         self.default = model in (None, "", DEFAULT_MODEL)
         if self.default:
             self.model_id = default_model_id()
             wants_onnx = choice != "torch" and onnxruntime_available()
             int8 = wants_onnx and query_int8_wanted(query_int8)
-            errors = prepare_default(onnx=wants_onnx, int8=int8)
+            build = prepare_default(onnx=wants_onnx, int8=int8)
             self.path = default_model_dir()
             if choice != "torch":
-                self.onnx = _default_onnx(self.path, choice == "onnx", errors.get("onnx_error"))
+                self.onnx = _default_onnx(self.path, choice == "onnx", build.first.get("onnx_error"))
             if self.onnx is not None and int8:
-                self.query_onnx = _query_int8(self.path, errors.get("int8_error"))
+                self._int8_build = build
+            else:
+                build.finish()
         else:
             if choice == "onnx":
                 raise ModelError("The ONNX backend serves the default model only; "
@@ -170,8 +175,6 @@ class Embedder:
             self.model_id = model
             self.path, self._st = model, load_sentence_transformer(model)
         self.backend = "onnx" if self.onnx is not None else "torch"
-        # How questions are embedded: "onnx-int8", "onnx" (fp32) or "torch".
-        self.query_backend = "onnx-int8" if self.query_onnx is not None else self.backend
         if self.onnx is not None:
             self.prompts = _prompts(Path(self.path))
             self.dim = self.onnx.dim
@@ -182,6 +185,22 @@ class Embedder:
         self.query_prompt = "query" if "query" in self.prompts else None
         self.passage_prompt = next((p for p in ("passage", "document") if p in self.prompts), None)
         self._query = functools.lru_cache(maxsize=2048)(self._encode_query)
+
+    @property
+    def query_onnx(self) -> OnnxEncoder | None:
+        """The int8 query graph's encoder, or None (questions go through fp32); on a first start,
+        waited for and loaded when the first question comes."""
+        if self._int8_build is not None:
+            with self._int8_lock:
+                if self._int8_build is not None:
+                    self._query_onnx = _query_int8(self.path, self._int8_build.finish().get("int8_error"))
+                    self._int8_build = None
+        return self._query_onnx
+
+    @property
+    def query_backend(self) -> str:
+        """How questions are embedded: "onnx-int8", "onnx" (fp32) or "torch"."""
+        return "onnx-int8" if self.query_onnx is not None else self.backend
 
     @property
     def st(self):
