@@ -99,7 +99,6 @@ MEASURE_NOUN_END = re.compile(r"[数量率额值比重]$")
 REVIEW_WORDS = re.compile(r"回顾|过去一年|一年来|去年")
 PLAN_WORDS = re.compile(r"今年|预期目标|工作安排|重点工作|目标任务|政府工作任务|总体要求")
 OTHER_PERIOD = re.compile(r"过去五年|五年来|十四五.{0,2}以来|近五年")
-PART_HEADING = re.compile(r"(?:^|\n)[一二三四五六七八九十]+、[^\n。]{0,40}")
 
 
 @dataclass(frozen=True)
@@ -174,14 +173,14 @@ class _Number:
         return self.offset + self.match.end()
 
 
-def _report_year(doc) -> int | None:
+def report_year(doc) -> int | None:
     """The report's own year, as the parser read it from the cover or the part headings."""
     return doc.year
 
 
 def extract_figures(doc, report: str = "") -> list[Figure]:
     """Every figure in a parsed `Document`, in text order."""
-    year = _report_year(doc)
+    year = report_year(doc)
     period_of = periods(doc)
     figures: list[Figure] = []
     for sent in doc.sentences:
@@ -199,7 +198,7 @@ def periods(doc) -> list[str]:
     sets the period for its part, else the paragraph's own words (过去一年 / 今年 / 预期目标) do,
     else the previous paragraph's.  Within a part, a paragraph that opens on several years
     ("五年来，…") starts a stretch about them, until one opens on the single year again."""
-    year = _report_year(doc)
+    year = report_year(doc)
     out, current, part = [], "review", None
     for p in doc.paragraphs:
         opening = doc.text[p.start:p.start + OPENING]

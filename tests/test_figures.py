@@ -11,7 +11,7 @@ import pytest
 
 from eval.figures_eval import HELD_OUT, evaluate, labelled_sentences, load_gold, score
 from eval.gold import REPORTS, report_file
-from qa.figures import (Figure, _report_year, across_reports, actual_target_pairs, extract_figures, indicator_key, periods,
+from qa.figures import (Figure, report_year, across_reports, actual_target_pairs, extract_figures, indicator_key, periods,
                         shared_indicators)
 from qa.ingest.document import read_report
 
@@ -140,7 +140,7 @@ def test_full_width_percent_is_normalised_in_unit_only():
 
 def test_the_year_comes_from_the_parsed_report(henan):
     doc, figures = henan
-    assert _report_year(doc) == doc.year == 2024
+    assert report_year(doc) == doc.year == 2024
     assert {f.year for f in figures if f.kind == "target"} == {2024}
 
 
