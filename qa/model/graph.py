@@ -12,7 +12,6 @@ from __future__ import annotations
 import numpy as np
 
 OPSET = 17                     # LayerNormalization is an operator from opset 17
-INPUTS = ("inputs_embeds", "attention_mask")
 OUTPUT = "sentence_embedding"
 
 
