@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""Where the time goes, against the strongest peers, and how cost grows with the corpus (issues 5, 13).
+"""Where the time goes, against the strongest peers, and how cost grows with the corpus.
 
     python -m eval.bench                  # everything; writes eval/bench.md, eval/bench.json, eval/bench_scale.png
     python -m eval.bench --runs 3 --sizes 10,100 --no-peers      # quicker
@@ -605,7 +605,7 @@ def md_peers(p: dict) -> list[str]:
 
 def write_md(res: dict, out: Path) -> None:
     m = res["machine"]
-    L = ["# Performance (issues 5, 13)\n",
+    L = ["# Performance\n",
          f"Produced by `python -m eval.bench` ({res['seconds']:.0f} s). Machine: **{m['cores']} cores** ({m['cpu']}), "
          f"{m['mem_gib']:.0f} GiB, **shared with other processes** (load average {m['load_start']} at the start, "
          f"{m['load_end']} at the end): absolute times move with the load; ratios within one run much less. "

@@ -89,7 +89,7 @@ def test_answering_from_a_cached_index_never_imports_torch(qa):
     assert "33.4%" in answer
 
 
-# -- the int8 query graph (issue 13): on by default, close calls redone in fp32; passages fp32 ------
+# -- the int8 query graph: on by default, close calls redone in fp32; passages fp32 ------
 @pytest.fixture(scope="module")
 def exact():
     return Embedder(query_int8=False)
