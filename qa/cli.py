@@ -174,9 +174,11 @@ def cmd_add(a: argparse.Namespace) -> str:
         raise
     known = {r.sha256 for r in qa.reports()}
     before, added = set(known), []
+    # Several files: one bar over the files (each report's own embedding bar would scroll past).
+    several = len(a.files) > 1 and _progress()
     try:
-        for source in sources:
-            report = qa.add(source, progress=_progress(), replace=a.replace, keep_both=a.keep_both)
+        for source in _files_bar(sources) if several else sources:
+            report = qa.add(source, progress=_progress() and not several, replace=a.replace, keep_both=a.keep_both)
             added.append((report, report.sha256 in known))
             known.add(report.sha256)
     except KeyboardInterrupt:
@@ -189,6 +191,15 @@ def cmd_add(a: argparse.Namespace) -> str:
         return _dumps([r.to_dict() for r, _ in added])
     return "\n".join(f"{r.id}  {r.title}  {r.chars:,} characters" + ("  (already in the library)" if old else "")
                      for r, old in added)
+
+
+def _files_bar(sources):
+    """The files read, with a progress bar on stderr naming the one being added."""
+    from tqdm.auto import tqdm
+    bar = tqdm(sources, desc="Adding reports", unit="report", file=sys.stderr)
+    for source in bar:
+        bar.set_postfix_str(source.name)
+        yield source
 
 
 def cmd_list(a: argparse.Namespace) -> str:
