@@ -121,6 +121,9 @@ def connect(uri: str, timeout: float = CONNECT_TIMEOUT):
     except IndexStoreError:
         raise
     except Exception as e:  # pymilvus raises MilvusException, grpc errors or OSError
+        if refused := _refused(e):
+            raise IndexStoreError(f"Milvus at {redact(uri)} refused the credentials in MILVUS_TOKEN (or "
+                                  f"MILVUS_USER and MILVUS_PASSWORD): {refused}") from None
         raise IndexStoreError(f"Cannot reach Milvus at {redact(uri)}: {one_line(e)}") from None
 
 
@@ -147,6 +150,19 @@ def lite_in_use(path: Path) -> bool:
         return True
     finally:
         os.close(fd)
+
+
+def _refused(e: BaseException) -> str | None:
+    """The server's words when it refused the credentials: pymilvus reports that as failing to
+    connect ("server unavailable"), with the gRPC status further down the exception's chain."""
+    seen = set()
+    while e is not None and id(e) not in seen:
+        seen.add(id(e))
+        code = getattr(e, "code", None)
+        if callable(code) and getattr(code(), "name", "") in ("UNAUTHENTICATED", "PERMISSION_DENIED"):
+            return " ".join(str(e.details()).split()) if callable(getattr(e, "details", None)) else one_line(e)
+        e = e.__cause__ or e.__context__
+    return None
 
 
 def _ranges(ids: np.ndarray) -> list[tuple[int, int]]:
@@ -390,7 +406,7 @@ class MilvusLibrary(Library):
         self.index: MilvusStore | None = None
         self.generation = ""
         self._client = None
-        self._checked = 0.0
+        self._checked, self._stale = 0.0, False
 
     # -- connection --------------------------------------------------------------
     @property
@@ -424,12 +440,13 @@ class MilvusLibrary(Library):
         return meta.get("generation", "") if meta else ""
 
     def changed(self) -> bool:
-        """Another process has added or removed a report since this one loaded (looked at once a second)."""
+        """Another process has added or removed a report since this one loaded (looked at once a second;
+        in between, the last look's answer: asked twice in a row, as the engine asks before and after
+        taking its lock, it must not say False the second time)."""
         now = time.monotonic()
-        if now - self._checked < CHECK_EVERY:
-            return False
-        self._checked = now
-        return self.live() != self.generation
+        if now - self._checked >= CHECK_EVERY:
+            self._checked, self._stale = now, self.live() != self.generation
+        return self._stale
 
     def check(self) -> None:
         meta = self._ensure()
@@ -499,7 +516,7 @@ class MilvusLibrary(Library):
                 stale[rid] = "the parser or chunker has changed"
             entries.append(entry)
         self.entries, self.generation = entries, meta.get("generation", "")
-        self._checked = time.monotonic()
+        self._checked, self._stale = time.monotonic(), False
         self.index = self._store() if entries and not stale else None
         return stale
 
