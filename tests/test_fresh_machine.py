@@ -95,3 +95,17 @@ def test_browser_tests_skip_with_how_to_enable_them_without_chromium():
     assert r.returncode == 0, r.stdout[-3000:]
     assert re.search(r"\b[1-9]\d* skipped", r.stdout) and " passed" not in r.stdout
     assert "apt-get install chromium" in r.stdout
+
+
+OUTSIDE = re.compile(r"/work/|\.\./shared|shared/corpus")
+
+
+def test_nothing_in_the_repository_reads_outside_it():
+    """Code, tests, evaluation and docs name files inside the checkout only (.ci/run runs the tests in a
+    clone with nothing beside it; this says which file strayed)."""
+    listed = subprocess.run(["git", "ls-files", "--cached", "--others", "--exclude-standard"], cwd=ROOT,
+                            capture_output=True, text=True, check=True).stdout.split()
+    strays = [name for name in listed if name.endswith((".py", ".md", ".toml", "run")) and ROOT / name != Path(__file__)
+              and not name.startswith("reports/") and (ROOT / name).is_file()
+              and OUTSIDE.search((ROOT / name).read_text(encoding="utf-8", errors="replace"))]
+    assert not strays, strays
