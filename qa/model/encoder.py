@@ -46,17 +46,21 @@ def onnxruntime_available() -> bool:
 
 @functools.lru_cache(maxsize=4)
 def tokenizer(model_dir: Path):
-    """The model's tokenizer, truncating to its max length, made once per process: it holds
-    ~290 MiB (XLM-R's 250k pieces), so the fp32 and int8 encoders share one."""
+    """The model's tokenizer, made once per process: it holds ~290 MiB (XLM-R's 250k pieces) and
+    takes 0.6-0.75 s to read, so the fp32 and int8 encoders share one."""
     # The tokenizer's own thread pool would make every later fork (the model build's child, a
     # server's workers) print a warning and switch it off; texts are batched by us instead.
     os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
     from tokenizers import Tokenizer
+    return for_encoding(Tokenizer.from_file(str(model_dir / "tokenizer.json")), model_dir)
+
+
+def for_encoding(tok, model_dir: Path):
+    """A tokenizer set as the encoders use it: truncating to the model's max length, no padding."""
     config = json.loads((model_dir / "config.json").read_text(encoding="utf-8"))
     st_config = model_dir / "sentence_bert_config.json"
     max_len = (json.loads(st_config.read_text(encoding="utf-8")).get("max_seq_length")
                if st_config.exists() else None) or config.get("max_position_embeddings", 512)
-    tok = Tokenizer.from_file(str(model_dir / "tokenizer.json"))
     tok.enable_truncation(int(max_len))
     tok.no_padding()
     return tok
@@ -74,16 +78,17 @@ class OnnxEncoder:
     """Tokenizer + word-table lookup + onnxruntime session: texts (prompts already prepended) to
     unit vectors.  `graph` is an ONNX file or its bytes; `table` defaults to the WORD_TABLE beside
     the file; `spin` lets idle threads spin instead of sleeping (faster on an idle machine, much
-    slower on a busy one)."""
+    slower on a busy one); `tok`, the model's tokenizer when the caller has it (for_encoding()),
+    else it is read from the model's directory."""
 
     def __init__(self, graph: Path | bytes, model_dir: Path, threads: int | None = None,
-                 batch_tokens: int | None = None, table: Path | None = None, spin: bool = False):
+                 batch_tokens: int | None = None, table: Path | None = None, spin: bool = False, tok=None):
         import onnxruntime as ort
 
         model_dir = Path(model_dir)
         config = json.loads((model_dir / "config.json").read_text(encoding="utf-8"))
         self.pad_id = int(config.get("pad_token_id", 0))
-        self.tokenizer = tokenizer(model_dir)
+        self.tokenizer = tok or tokenizer(model_dir)
         options = ort.SessionOptions()
         options.intra_op_num_threads = threads or onnx_threads()
         options.inter_op_num_threads = 1

@@ -50,18 +50,19 @@ CALIBRATION_REPORT = Path(__file__).resolve().parents[1] / "data" / "henan-2024-
 QUERY_INT8_MIN_AGREEMENT = 0.999
 
 
-def quantize_query_graph(model_dir: Path, check_texts: list[str], steps=None) -> Path:
-    """The int8 query graph, quantised from the fp32 export and checked against it on first use."""
+def quantize_query_graph(model_dir: Path, check_texts: list[str], steps=None, tok=None) -> Path:
+    """The int8 query graph, quantised from the fp32 export and checked against it on first use
+    (`tok`: the model's tokenizer, if the caller has it; OnnxEncoder)."""
     fp32 = onnx_dir() / ONNX_FILE
     stage = steps or (lambda name: None)
 
     def make(tmp: Path) -> None:
         stage("quantising the query graph")
-        _quantize(fp32, tmp / QUERY_INT8_FILE, model_dir)
+        _quantize(fp32, tmp / QUERY_INT8_FILE, model_dir, tok)
         stage("checking it")
         texts = ["query: " + t for t in check_texts]
-        ref = OnnxEncoder(fp32, model_dir).encode(texts)
-        fast = OnnxEncoder(tmp / QUERY_INT8_FILE, model_dir, table=fp32.parent / WORD_TABLE)
+        ref = OnnxEncoder(fp32, model_dir, tok=tok).encode(texts)
+        fast = OnnxEncoder(tmp / QUERY_INT8_FILE, model_dir, table=fp32.parent / WORD_TABLE, tok=tok)
         cosine = float((np.stack([fast.encode([t])[0] for t in texts]) * ref).sum(axis=1).min())
         if cosine < QUERY_INT8_MIN_AGREEMENT:
             raise ModelError(f"The int8 query graph disagrees with fp32 (cosine {cosine:.4f}).")
@@ -71,7 +72,7 @@ def quantize_query_graph(model_dir: Path, check_texts: list[str], steps=None) ->
     return build_once(query_int8_dir(), QUERY_INT8_FILE, make)
 
 
-def _quantize(src: Path, out: Path, model_dir: Path) -> None:
+def _quantize(src: Path, out: Path, model_dir: Path, tok=None) -> None:
     """The fp32 graph in int8: smoothed MatMulInteger everywhere but the FFN outputs, which take
     int8 blocks (the module's docstring)."""
     import onnx
@@ -81,7 +82,7 @@ def _quantize(src: Path, out: Path, model_dir: Path) -> None:
     matmuls = [n for n in model.graph.node if n.op_type == "MatMul" and n.input[1] in weights]
     blocked = {n.name for n in matmuls if weights[n.input[1]].dims[0] == wide}
     dynamic = [n for n in matmuls if n.name not in blocked]
-    peaks = input_peaks(model, model_dir, src.parent / WORD_TABLE, sorted({n.input[0] for n in dynamic}))
+    peaks = input_peaks(model, model_dir, src.parent / WORD_TABLE, sorted({n.input[0] for n in dynamic}), tok)
     _smooth(model, dynamic, weights, peaks)
     # Shapes inferred before quantising, as onnxruntime's quantizer does: with them its optimizer
     # fuses the int8 graph as it fused the graph v4 was measured with (without, the vectors move by
@@ -211,7 +212,7 @@ def calibration_texts() -> list[str]:
     return [f"{prompt}: {t}" for t in picked for prompt in ("passage", "query")]
 
 
-def input_peaks(model, model_dir: Path, table: Path, names: list[str]) -> dict[str, np.ndarray]:
+def input_peaks(model, model_dir: Path, table: Path, names: list[str], tok=None) -> dict[str, np.ndarray]:
     """Largest magnitude of each channel of the [batch, tokens, channels] tensors `names` of the
     fp32 graph `model` (left unchanged), over calibration_texts(): padding is masked out, so texts
     are run in batches and give what they give one at a time."""
@@ -231,7 +232,7 @@ def input_peaks(model, model_dir: Path, table: Path, names: list[str]) -> dict[s
     probe = model.SerializeToString()
     for field, n in zip((graph.node, graph.initializer, graph.output), kept):
         del field[n:]
-    encoder = OnnxEncoder(probe, model_dir, table=table)
+    encoder = OnnxEncoder(probe, model_dir, table=table, tok=tok)
     del probe
     peaks = {name: 0.0 for name in names}
     encodings, batches = encoder.batches(calibration_texts())
