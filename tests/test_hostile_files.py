@@ -126,7 +126,8 @@ def test_a_hostile_file_is_refused_within_memory_and_time(name, tmp_path):
 
 
 def test_a_report_pdf_still_reads_within_the_child_s_memory(tmp_path):
+    from eval.gold import REPORTS
     from tests.report_files import make_pdf, report_lines
-    lines = report_lines(Path("/work/shared/corpus/reports/national-2025.txt"))
+    lines = report_lines(REPORTS / "national-2025.txt")
     got = _read(make_pdf(lines, tmp_path / "national-2025.pdf", header="2025年政府工作报告"))
     assert got["error"] is None and got["peak_mb"] < PEAK_MAX_MB, got

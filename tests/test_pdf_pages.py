@@ -6,7 +6,7 @@ import re
 import pypdfium2
 import pytest
 
-from eval.run import SHARED_REPORTS
+from eval.gold import REPORTS
 from qa.ingest.document import read_report
 from qa.ingest.pdf_pages import IGNORED, PdfPages
 from tests.report_files import make_pdf, report_lines
@@ -14,8 +14,8 @@ from tests.report_files import make_pdf, report_lines
 
 @pytest.fixture(scope="module")
 def pdf(tmp_path_factory):
-    """The first 60 paragraphs of a shared report as a PDF with page numbers and a running header."""
-    lines = report_lines(SHARED_REPORTS / "hunan-2025.txt")[:60]
+    """The first 60 paragraphs of a report of reports/ as a PDF with page numbers and a running header."""
+    lines = report_lines(REPORTS / "hunan-2025.txt")[:60]
     return make_pdf(lines, tmp_path_factory.mktemp("pdf") / "hunan.pdf", header="2025年湖南省政府工作报告")
 
 
