@@ -446,6 +446,7 @@ def _figure_question(subject: str, place: str, years: str, kind: str, lang: str,
     when = f" {years}" if years else ""
     if kind == "target":
         return f"What is the target for {subject}{where}{when}?"
+    # "figure" asks for a figure: the answer must state one, of what is asked.
     if kind == "actual":
-        return f"What was the actual {subject}{where}{when}?"
-    return f"What is the {subject}{where}{when}?"
+        return f"What was the actual figure for {subject}{where}{when}?"
+    return f"What is the figure for {subject}{where}{when}?"
