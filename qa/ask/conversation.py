@@ -31,6 +31,8 @@ from .scope import Scope, route
 MARKER = re.compile(r"^\s*(?:那么|那就|那在|那|还有|另外|再问一下|再问|同样|以及|和|跟)\s*|"
                     r"^\s*(?:and\s+what\s+about|and\s+how\s+about|what\s+about|how\s+about|and\s+for|"
                     r"same\s+for|and\s+in|and\s+then|and|also|then|so)\b[\s,]*", re.I)
+# "其中第一件是什么？", "Of these, which…": among the things the turn before asked about.
+AMONG = re.compile(r"^\s*(?:那么|那)?\s*其中|^\s*(?:of these|of them|among them|among these)\b", re.I)
 TRAILING_NE = re.compile(r"呢\s*[?？]?\s*$")
 TRAILING = re.compile(r"\s*(?:呢|吗|啊|呀)?\s*[?？。.!！]*\s*$")
 # "that" and "this" stand for something only when nothing follows that they qualify ("this year",
@@ -91,8 +93,8 @@ class Resolver:
         q = self.parse(text)
         # A turn that was not understood (nothing in it, nothing to follow) is passed over.
         prev = next((t for t in reversed(before) if t.reason not in UNDERSTOOD_NOT), None)
-        leans = bool(MARKER.match(text)) or _pronoun(text, q.lang)
-        if not q.has_content and not (_pronoun(text, q.lang) or _kind(text)):
+        leans = bool(MARKER.match(text)) or _pronoun(text, q.lang) or bool(AMONG.match(text))
+        if not q.has_content and not (_pronoun(text, q.lang) or _kind(text) or AMONG.match(text)):
             return Turn(text, text, q, Scope(()), "no_content", NO_CONTENT)
         if prev is not None and self._follows(text, q, leans):
             resolved, *alternatives = self._carry(text, q, prev)
@@ -106,7 +108,8 @@ class Resolver:
     def _follows(self, text: str, q: Question, leans: bool) -> bool:
         """It lacks a subject, leans on the turn before by a pronoun, or names a subject without
         asking anything of it ("失业率呢？", "And the grain output?")."""
-        return _pronoun(text, q.lang) or self._fragment(text, q, leans) or not _asks(text, q)
+        return _pronoun(text, q.lang) or bool(AMONG.match(text)) or self._fragment(text, q, leans) \
+            or not _asks(text, q)
 
     def _fragment(self, text: str, q: Question, leans: bool) -> bool:
         """Nothing of its own to ask about: no subject, and not a question about a part, a section,
@@ -244,8 +247,12 @@ class Resolver:
         body = TRAILING.sub("", MARKER.sub("", text, count=1))
         own_years = _year_words(text, q.lang, q.lang)
         if q.lang == "zh":
-            body = PRONOUN_ZH.sub(subject, body, count=1) if PRONOUN_ZH.search(body) else \
-                _zh_before_frame(body, subject)
+            if AMONG.match(body):
+                body = AMONG.sub(f"{subject}中", body, count=1)
+            elif PRONOUN_ZH.search(body):
+                body = PRONOUN_ZH.sub(subject, body, count=1)
+            else:
+                body = _zh_before_frame(body, subject)
             body = (years if years and not own_years else "") + body
             return (place if place and not q.regions else "") + body + "？"
         if PRONOUN_EN.search(body):
@@ -439,6 +446,7 @@ def _figure_question(subject: str, place: str, years: str, kind: str, lang: str,
     when = f" {years}" if years else ""
     if kind == "target":
         return f"What is the target for {subject}{where}{when}?"
+    # "figure" asks for a figure: the answer must state one, of what is asked.
     if kind == "actual":
-        return f"What was the actual {subject}{where}{when}?"
-    return f"What is the {subject}{where}{when}?"
+        return f"What was the actual figure for {subject}{where}{when}?"
+    return f"What is the figure for {subject}{where}{when}?"

@@ -44,7 +44,8 @@ FILLER_EN = frozenset("""
 tell me more please thanks thank you hello hi hey ok okay sure yes no yeah yep nope continue go on keep going
 explain elaborate expand detail details info information anything else something interesting good great cool nice
 fine right wow hmm hm huh lol oh ah um uh well so what's whats mean meaning again repeat once say know see understand
-got get let us we i question questions answer answers help lot lots much very bye goodbye cheers
+got get let us we i question questions answer answers help lot lots much very bye goodbye cheers that's
+thats all now
 """.split())
 # Offices a who question may ask about: the report must name the person in that office.
 OFFICES = {"总理": ("premier", "prime minister"), "副总理": ("vice premier", "vice-premier"),
