@@ -44,14 +44,21 @@ def blocks_with_api_defaults(gr):
     """gr.Blocks whose API endpoints fill in the defaults of parameters a call leaves out, as
     gradio_client does: a plain HTTP call `{"data": [question]}` then asks with the default k."""
 
+    import inspect
+
     from gradio.components.api_component import Api
 
     class Blocks(gr.Blocks):
         async def preprocess_data(self, block_fn, inputs, state, explicit_call=False):
             missing = block_fn.inputs[len(inputs):]
-            if missing and all(isinstance(c, Api) and c.value is not None for c in missing):
+            if missing and all(isinstance(c, Api) for c in missing) and defaulted(block_fn.fn, len(inputs)):
                 inputs = list(inputs) + [c.value for c in missing]
             return await super().preprocess_data(block_fn, inputs, state, explicit_call)
+
+    def defaulted(fn, given: int) -> bool:
+        # Api keeps a default of None like no default at all (history=None), so ask the function.
+        params = list(inspect.signature(fn).parameters.values())[given:]
+        return all(p.default is not inspect.Parameter.empty for p in params)
 
     return Blocks
 
