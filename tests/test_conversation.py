@@ -39,6 +39,9 @@ def test_the_issues_chain_on_the_bundled_report(qa):
     ("城镇调查失业率的预期目标是多少？", "What about grain output?", "粮食产量", "1300亿斤以上"),  # across languages
     ("第三部分讲的是什么？", "那（四）呢？", "第三部分（四）", "乡村振兴"),                      # section of that part
     ("谁作的报告？", "When?", "哪天", "1 月 28 日"),                                        # cover
+    # A rate after a growth target is asked as its level, not its growth ("失业率增长"):
+    ("2024年经济增长的预期目标是多少？", "失业率呢？", "2024年失业率的预期目标", "5.5%左右"),
+    ("2024年经济增长的预期目标是多少？", "研发经费投入强度呢？", "研发经费投入强度的预期目标", "2.1%"),
 ])
 def test_each_kind_of_follow_up_is_carried_and_answered(qa, first, follow_up, carried, answer):
     chat = qa.chat()

@@ -50,7 +50,9 @@ YEAR_EN = re.compile(r"\s*\b(?:in|for|during|of|over)?\s*(?:(?:19|20)\d\d|this y
 UNDERSTOOD_NOT = ("no_content", "orphan_follow_up")
 NUMERALS = "一二三四五六七八九十"
 # What an indicator measures, at the end of its name (粮食产量, 人均可支配收入, 失业率).
-HEAD = re.compile(r"(?:产量|销量|总量|吞吐量|发电量|面积|收入|支出|投资|增加值|总额|规模|人数|比重|占比|率|指数|增长|增速|价格|"
+# A rate or share is asked as its level ("失业率呢？" after a growth target: 失业率的预期目标, not 失业率增长).
+RATE = re.compile(r"(?:率|比重|占比|强度|涨幅|指数|rate|share|ratio)$", re.I)
+HEAD = re.compile(r"(?:产量|销量|总量|吞吐量|发电量|面积|收入|支出|投资|增加值|总额|规模|人数|比重|占比|强度|涨幅|率|指数|增长|增速|价格|"
                   r"产值|成交额|量)$")
 RELATIVE = {0: ("今年", "this year"), -1: ("去年", "last year"), 1: ("明年", "next year")}
 # The noun an English follow-up asks for, which the earlier subject qualifies ("the target for …").
@@ -158,8 +160,8 @@ class Resolver:
             return [_set_place(_set_year(p.text.replace(earlier, subject, 1), years, lang), place, p, lang)]
         # The earlier question asked for a change ("成交额增长了多少", "经济增长实际是多少"): so does this
         # one, first; the figure itself is the other reading (a report gives 粮食产量, not its growth).
-        change = bool(GROWTH_QUESTION.search(p.text.replace(earlier, "") if earlier else p.text)) or \
-            bool(re.search(r"(增长|增速|增幅|growth)$", earlier))
+        change = (bool(GROWTH_QUESTION.search(p.text.replace(earlier, "") if earlier else p.text)) or
+                  bool(re.search(r"(增长|增速|增幅|growth)$", earlier))) and not RATE.search(subject)
         readings = [_figure_question(subject, place, years, kind, lang, change=change)]
         if change:
             readings.append(_figure_question(subject, place, years, kind, lang))
