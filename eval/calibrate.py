@@ -43,11 +43,11 @@ TRAINING_SETS = ("nearmiss", "english", "cover", "person")
 def training_questions() -> list[dict]:
     """The gold set, the dev split of the trap sets that ask one report, and the second dev set's
     single questions (four more reports: eval/dev2/questions.jsonl)."""
-    from .traps import DEV2, TRAPS, _jsonl
+    from .traps import DEV2, TRAPS, load_jsonl
     rows = load_all_gold()
     for name in TRAINING_SETS:
-        rows += [dict(t, category=t["set"]) for t in _jsonl(TRAPS / f"{name}-dev.jsonl") if t.get("report")]
-    rows += [dict(t, category=t["kind"]) for t in _jsonl(DEV2) if t["kind"] != "contentless"]
+        rows += [dict(t, category=t["set"]) for t in load_jsonl(TRAPS / f"{name}-dev.jsonl") if t.get("report")]
+    rows += [dict(t, category=t["kind"]) for t in load_jsonl(DEV2) if t["kind"] != "contentless"]
     return rows
 
 

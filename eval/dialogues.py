@@ -20,7 +20,8 @@ from pathlib import Path
 
 from qa import ReportQA
 
-from .run import OUT, contains_gold, load_loro, mean, open_library
+from .gold import contains_gold, load_loro, mean, open_library
+from .run import OUT
 
 HERE = Path(__file__).resolve().parent
 DIALOGUES = HERE / "dialogues"
@@ -123,3 +124,22 @@ def main(argv=None) -> int:
 
 if __name__ == "__main__":
     raise SystemExit(main())
+
+
+def section(split: str = "test") -> tuple[str, dict, list[tuple[float, bool]]]:
+    """eval/report.md's part for the dialogues of a split, its summary, and every answer given as
+    (confidence, right) for the reliability table."""
+    dialogues = load_dialogues(split)
+    qa = open_library(reports_of(dialogues), root=LIBRARIES[split])
+    result = evaluate(qa, dialogues, load_loro())
+    OUT.mkdir(exist_ok=True)
+    (OUT / f"dialogues-{split}.json").write_text(json.dumps(result, ensure_ascii=False, indent=1), encoding="utf-8")
+    given = [(r["confidence"], r["right"]) for r in result["rows"] if r["found"]]
+    turns = sum(len(d["turns"]) for d in dialogues)
+    text = (f"## Conversations ({split} split)\n\n`python -m eval.dialogues --split {split}`: {len(dialogues)} "
+            f"dialogues, {turns} turns, over {len(reports_of(dialogues))} reports"
+            + (" nothing was fitted or shaped on" if split == "test" else "") + ", written from the report "
+            "texts before the engine answered them. A follow-up is right when its answer holds a gold string "
+            "of the report named (or it is declined when the report does not say); *resolved shown*: the "
+            "answer says what the follow-up was understood as.\n\n" + table(result["summary"]) + "\n")
+    return text, result["summary"], given

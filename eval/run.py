@@ -109,6 +109,39 @@ def write_report(results: list[dict], model_id: str, out: Path, seconds: float, 
     (out / "report.md").write_text("\n".join(parts), encoding="utf-8")
 
 
+def trust_sections(res: dict) -> str:
+    """The conversation and trap sets (test split, then dev), and how far the confidence shown can be
+    trusted: per band of confidence, how often the answers given were right, held out."""
+    from . import dialogues, traps
+    from .calibrate import reliability
+    parts, given = [], {"gold set (held out per report)": [(r["confidence"], r["answer_ok"])
+                                                         for r in res["rows"] if r["found"]]}
+    for split in ("test", "dev"):
+        for module in (dialogues, traps):
+            text, _, answered = module.section(split)
+            parts.append(text)
+            if split == "test":
+                given[f"{module.__name__.split('.')[-1]}, test split"] = answered
+    rows = ["| answers | n | Brier | " + " | ".join(f"≥{lo:g}" for lo in (0.5, 0.7, 0.9, 0.95)) + " |",
+            "|---|---|---|---|---|---|---|"]
+    for name, pairs in given.items():
+        rel = reliability(pairs)
+        cells = []
+        for lo in (0.5, 0.7, 0.9, 0.95):
+            band = [ok for p, ok in pairs if p >= lo]
+            cells.append(f"{sum(band) / len(band):.3f} of {len(band)}" if band else "—")
+        rows.append(f"| {name} | {rel['answers']} | {rel['brier']} | " + " | ".join(cells) + " |")
+    bands = reliability([p for pairs in given.values() for p in pairs])["bands"]
+    curve = ["| confidence | answers | mean confidence | right |", "|---|---|---|---|"] + \
+        [f"| {b['from']:g}–{b['to']:g} | {b['answers']} | {b['mean_confidence']:.3f} | {b['right']:.3f} |" for b in bands]
+    parts.append("## How far the confidence can be trusted\n\nThe confidence shown with an answer is the probability "
+                 "that it is right, fitted on held-out outcomes (`python -m eval.calibrate`). Of the answers given "
+                 "at or above each confidence, the share that was right (none of these questions played a part in "
+                 "fitting what answered them):\n\n" + "\n".join(rows) +
+                 "\n\nThe reliability curve over all of them:\n\n" + "\n".join(curve) + "\n")
+    return "\n".join(parts)
+
+
 def separate(gold: list[dict], mode: str, loro: dict, model: str | None = None) -> dict:
     """Each report in a library of its own (ReportQA.load(report=...)), for comparison with one library."""
     rows = []
@@ -175,7 +208,7 @@ def main(argv=None) -> int:
     for res in results:
         print(f"\nmode: {res['mode']}\n{table(res, ['overall', 'zh', 'en', 'bundled.zh', 'bundled.en', 'others.zh', 'others.en', 'unanswerable'])}")
     from .figures_eval import key_figures_section
-    extra = key_figures_section()
+    extra = key_figures_section() + trust_sections(results[-1])
     if a.separate:
         apart = separate(gold, results[-1]["mode"], loro, a.model)
         extra += ("## One library or a library each\n\nThe same questions, each report in a library of its own "

@@ -27,7 +27,8 @@ from pathlib import Path
 from qa import ReportQA
 
 from .dialogues import LIBRARIES
-from .run import OUT, contains_gold, load_loro, mean, open_library
+from .gold import contains_gold, load_loro, mean, open_library
+from .run import OUT
 
 HERE = Path(__file__).resolve().parent
 TRAPS = HERE / "traps"
@@ -42,19 +43,19 @@ FILES = {"contentless": "contentless", "cover": "cover", "person": "person", "ne
          "english": "english"}
 
 
-def _jsonl(path: Path) -> list[dict]:
+def load_jsonl(path: Path) -> list[dict]:
     return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
 
 
 def load_traps(split: str) -> list[dict]:
-    rows = [row for s in SETS for row in _jsonl(TRAPS / f"{FILES[s]}-{split}.jsonl")]
+    rows = [row for s in SETS for row in load_jsonl(TRAPS / f"{FILES[s]}-{split}.jsonl")]
     if split == "dev":
-        rows += [dict(t, set="dev2") for t in _jsonl(DEV2)]
+        rows += [dict(t, set="dev2") for t in load_jsonl(DEV2)]
     return rows
 
 
 def load_unscoped(split: str) -> list[dict]:
-    return _jsonl(UNSCOPED / f"{split}.jsonl")
+    return load_jsonl(UNSCOPED / f"{split}.jsonl")
 
 
 def reports_of(traps: list[dict], unscoped: list[dict]) -> list[str]:
@@ -165,3 +166,24 @@ def main(argv=None) -> int:
 
 if __name__ == "__main__":
     raise SystemExit(main())
+
+
+def section(split: str = "test") -> tuple[str, dict, list[tuple[float, bool]]]:
+    """eval/report.md's part for the trap sets and unscoped questions of a split, its summary, and
+    every answer given as (confidence, right) for the reliability table."""
+    traps, unscoped = load_traps(split), load_unscoped(split)
+    library = reports_of(traps, unscoped)
+    from .dialogues import LIBRARIES
+    qa = open_library(library, root=LIBRARIES[split])
+    result = evaluate(qa, traps, unscoped, library, load_loro())
+    OUT.mkdir(exist_ok=True)
+    (OUT / f"traps-{split}.json").write_text(json.dumps(result, ensure_ascii=False, indent=1), encoding="utf-8")
+    given = [(r["confidence"], r["right"]) for r in result["rows"] if r["found"]]
+    text = (f"## Questions people type, and traps ({split} split)\n\n"
+            f"`python -m eval.traps --split {split}`: {len(traps)} questions and {len(unscoped)} questions that "
+            "name no report, written from the report texts before the engine answered them"
+            + (", on ten reports nothing was fitted or shaped on" if split == "test" else "") + ". "
+            "*answerable right*: the answer holds a gold string; *declines right*: a question the report does "
+            "not answer is declined; for unscoped questions, *stated answers found*: each report that states "
+            "it has its answer among `Answer` and `Answer.others`.\n\n" + table(result["summary"]) + "\n")
+    return text, result["summary"], given

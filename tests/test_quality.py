@@ -1,5 +1,6 @@
-"""The quality gate: the held-out figures of `python -m eval.run` (11 reports, each answered with
-answer-step weights fitted on the other ten), against eval/thresholds.json."""
+"""The quality gate, against eval/thresholds.json: the held-out figures of `python -m eval.run` (11
+reports, each answered with answer-step weights fitted without it), and of the conversation and trap
+sets' test split (ten reports nothing was fitted or shaped on)."""
 import json
 from pathlib import Path
 
@@ -7,8 +8,9 @@ import pytest
 
 from eval.gold import contains_gold, evaluate, load_all_gold, load_gold, load_loro, open_library, report_file, squash
 
-GATES = json.loads((Path(__file__).resolve().parent.parent / "eval" / "thresholds.json")
-                   .read_text(encoding="utf-8"))["gates"]
+THRESHOLDS = json.loads((Path(__file__).resolve().parent.parent / "eval" / "thresholds.json")
+                        .read_text(encoding="utf-8"))
+GATES = THRESHOLDS["gates"]
 
 
 @pytest.fixture(scope="module")
@@ -54,3 +56,50 @@ def test_the_gold_set_spans_eleven_reports_with_english_and_near_misses(gold):
         mine = [g for g in gold if g["report"] == r]
         assert len(mine) >= 25 and sum(g["lang"] == "en" for g in mine) * 3 >= len(mine)
         assert sum(not g["answers"] for g in mine) >= 5
+
+
+@pytest.fixture(scope="module")
+def dialogue_summary():
+    """The test split's dialogues, on ten reports nothing was fitted or shaped on."""
+    from eval import dialogues
+    held = dialogues.load_dialogues("test")
+    qa = open_library(dialogues.reports_of(held), root=dialogues.LIBRARIES["test"])
+    return dialogues.evaluate(qa, held, load_loro())["summary"]
+
+
+@pytest.fixture(scope="module")
+def trap_summary():
+    """The test split's trap sets and unscoped questions, on the same ten reports."""
+    from eval import dialogues, traps
+    held, unscoped = traps.load_traps("test"), traps.load_unscoped("test")
+    library = traps.reports_of(held, unscoped)
+    qa = open_library(library, root=dialogues.LIBRARIES["test"])
+    return traps.evaluate(qa, held, unscoped, library, load_loro())["summary"]
+
+
+@pytest.mark.parametrize("name", sorted(THRESHOLDS["dialogue_gates"]))
+def test_held_out_conversations_do_not_regress(dialogue_summary, name):
+    value, gate = dialogue_summary[name]["right"], THRESHOLDS["dialogue_gates"][name]
+    assert value >= gate["min"], f"{name} = {value:.3f}, gate {gate}"
+
+
+@pytest.mark.parametrize("name", sorted(THRESHOLDS["trap_gates"]))
+def test_held_out_traps_do_not_regress(trap_summary, name):
+    group, measure = name.split(".", 1)
+    value, gate = trap_summary[group][measure]["right"], THRESHOLDS["trap_gates"][name]
+    assert value >= gate["min"], f"{name} = {value:.3f}, gate {gate}"
+
+
+def test_gold_strings_of_dialogues_and_traps_occur_in_their_reports():
+    from eval import dialogues, traps
+    rows = [(t["report"], a) for split in ("dev", "test") for d in dialogues.load_dialogues(split)
+            for t in d["turns"] if t.get("report") for a in t["answers"]]
+    rows += [(t["report"], a) for split in ("dev", "test") for t in traps.load_traps(split) if t.get("report")
+             for a in t["answers"]]
+    rows += [(rid, a) for split in ("dev", "test") for u in traps.load_unscoped(split)
+             for rid, answers in u["answers"].items() for a in answers]
+    texts = {}
+    for rid, answer in rows:
+        if rid not in texts:
+            texts[rid] = squash(report_file(rid).read_text(encoding="utf-8"))
+        assert squash(answer) in texts[rid], (rid, answer)
