@@ -149,10 +149,12 @@ class Resolver:
             return [_figure_question(self._subject_phrase(p.text, p, lang), self._place(q, prev, lang),
                                      _year_words(text, q.lang, lang) or years, _kind(text) or _kind(p.text), lang)]
         if not own or pronoun:
+            # An earlier question without a subject of its own words ("What did the report promise?")
+            # leaves the pronoun as it is: "How much money does  set aside" helps nobody.
             return [self._insert(text, q, self._subject_phrase(p.text, p, lang), self._place(q, prev, lang),
                                  years, lang)]
         earlier = self._subject_phrase(p.text, p, lang)
-        subject = _with_head(self._subject_phrase(text, q, lang), earlier, lang)
+        subject = _with_head(self._subject_phrase(text, q, lang), earlier, lang, self._texts(prev))
         place = self._place(q, prev, lang)
         years = _year_words(text, q.lang, lang) or _year_words(p.text, p.lang, lang)
         kind = _kind(text) or _kind(p.text)
@@ -166,6 +168,11 @@ class Resolver:
         if change:
             readings.append(_figure_question(subject, place, years, kind, lang))
         return readings
+
+    def _texts(self, prev: Turn) -> list[str]:
+        """The texts of the reports asked before (else of all): where a completed subject must occur."""
+        return [self.docs[r].text for r in prev.scope.reports if r in self.docs] or \
+            [d.text for d in self.docs.values()]
 
     def _tense(self, q: Question, scope: Scope) -> str:
         """"past" when the follow-up moves to a year the report reviews, "present" to the one it plans."""
@@ -249,23 +256,12 @@ class Resolver:
         body = TRAILING.sub("", MARKER.sub("", text, count=1))
         own_years = _year_words(text, q.lang, q.lang)
         if q.lang == "zh":
-            if AMONG.match(body):
-                body = AMONG.sub(f"{subject}中", body, count=1)
-            elif PRONOUN_ZH.search(body):
-                body = PRONOUN_ZH.sub(subject, body, count=1)
-            else:
-                body = _zh_before_frame(body, subject)
+            if subject:     # none: the pronoun stays ("What did the report promise?" came before)
+                body = _zh_with_subject(body, subject)
             body = (years if years and not own_years else "") + body
             return (place if place and not q.regions else "") + body + "？"
-        if PRONOUN_EN.search(body):
-            body = PRONOUN_EN.sub(lambda m: subject + ("'s" if m.group(0).lower() in ("its", "their") else ""),
-                                  body, count=1)
-        elif MEASURE_EN.search(body):
-            body = MEASURE_EN.sub(lambda m: f"{m.group()} for {subject}", body, count=1)
-        elif re.match(r"(how many|how much)\b", body, re.I):
-            body = re.sub(r"^(how many|how much)\b", lambda m: f"{m.group(1)} {subject}", body, count=1, flags=re.I)
-        else:
-            body = f"{body} ({subject})"
+        if subject:
+            body = _en_with_subject(body, subject)
         if place and not q.regions:
             body += f" in {place}"
         if years and not own_years:
@@ -346,6 +342,27 @@ def _en_subject(text: str, q: Question, topical: list[Concept]) -> str:
     return text[a:b]
 
 
+def _zh_with_subject(body: str, subject: str) -> str:
+    """The earlier subject put where a Chinese follow-up leans: 其中, a pronoun, or its frame."""
+    if AMONG.match(body):
+        return AMONG.sub(f"{subject}中", body, count=1)
+    if PRONOUN_ZH.search(body):
+        return PRONOUN_ZH.sub(subject, body, count=1)
+    return _zh_before_frame(body, subject)
+
+
+def _en_with_subject(body: str, subject: str) -> str:
+    """The earlier subject put where an English follow-up leans: a pronoun, a measure, how many."""
+    if PRONOUN_EN.search(body):
+        return PRONOUN_EN.sub(lambda m: subject + ("'s" if m.group(0).lower() in ("its", "their") else ""),
+                              body, count=1)
+    if MEASURE_EN.search(body):
+        return MEASURE_EN.sub(lambda m: f"{m.group()} for {subject}", body, count=1)
+    if re.match(r"(how many|how much)\b", body, re.I):
+        return re.sub(r"^(how many|how much)\b", lambda m: f"{m.group(1)} {subject}", body, count=1, flags=re.I)
+    return f"{body} ({subject})"
+
+
 def _zh_before_frame(body: str, subject: str) -> str:
     """"2023年实际增长了多少" + 经济增长 → "2023年经济增长实际是多少": the subject goes before the first
     frame word; a growth the subject already states is not asked twice (and the subject stays whole,
@@ -423,9 +440,10 @@ def _flip(text: str, kind: str, lang: str, subject: str, years: str) -> str:
     return _figure_question(subject, "", years, kind, lang)
 
 
-def _with_head(subject: str, earlier: str, lang: str) -> str:
+def _with_head(subject: str, earlier: str, lang: str, texts: list[str]) -> str:
     """A new subject without a measure gets one: the vocabulary's term it begins ("规上工业" ->
-    规上工业增加值), else the earlier subject's ("秋粮" after "粮食产量": 秋粮产量)."""
+    规上工业增加值), else the earlier subject's when a report writes them together ("秋粮" after
+    "粮食产量": 秋粮产量; "PM2.5" after a rate stays PM2.5, no report says "PM2.5率")."""
     if lang != "zh" or not subject or HEAD.search(subject):
         return subject
     vocabulary = Vocabulary.load()
@@ -434,7 +452,7 @@ def _with_head(subject: str, earlier: str, lang: str) -> str:
     if completed:
         return completed[0]
     head = HEAD.search(earlier)
-    return subject + head.group() if head else subject
+    return subject + head.group() if head and any(subject + head.group() in t for t in texts) else subject
 
 
 def _figure_question(subject: str, place: str, years: str, kind: str, lang: str, change: bool = False) -> str:
