@@ -233,7 +233,7 @@ def cmd_repair(a: argparse.Namespace) -> str:
     except StoreDamagedError:
         if not store.endswith(".db"):
             raise
-        from .store.milvus import set_aside
+        from .store.milvus_client import set_aside
         aside = set_aside(Path(store))
         qa = _open(a)
         return (f"The Milvus Lite file {store} could not be opened; it is kept as {aside}, and a new, empty "

@@ -31,7 +31,8 @@ def library(store: str | None, embedder, root: Path | None = None, name: str | N
     if not store or store == FAISS:
         from .faiss import FaissLibrary
         return FaissLibrary(root, embedder, params)
-    from .milvus import MilvusLibrary, redact
+    from .milvus import MilvusLibrary
+    from .milvus_client import redact
     if not is_milvus_uri(store):
         raise IndexStoreError(f"Unknown store {redact(str(store))!r}: give a Milvus Lite file ending in .db, "
                               "a Milvus server's http://host:19530, or faiss (the default).")
