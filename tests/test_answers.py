@@ -227,3 +227,20 @@ def test_a_place_the_library_has_no_report_about_is_said_so(library):
         ans = library.ask(question)
         assert not ans.found and "no report about" in ans.message and "henan-2024" in ans.message
     assert library.ask("吉林2025年经济增长目标是多少？").found          # a place it has
+
+
+@pytest.mark.parametrize("question, span", [
+    ("西藏今年地区生产总值增长力争达到多少？", "力争达到8%"),
+    ("What fixed-asset investment growth does Tibet strive for in 2025?", "力争达到20%"),
+    ("西藏今年地区生产总值增长目标是多少？", "地区生产总值增长7%以上"),     # the target, not the stretch
+])
+def test_what_a_report_strives_for_answers_only_a_question_that_asks_for_it(library, question, span):
+    ans = library.ask(question, report="tibet-2025")
+    assert ans.found and ans.text == span, ans.text
+
+
+def test_an_english_question_for_a_total_is_not_answered_by_what_was_added(library):
+    total = library.ask("What is Jilin's total installed wind and solar capacity?", report="jilin-2025")
+    assert not total.found and "what was added" in total.message
+    added = library.ask("How much new wind and solar capacity did Jilin add in 2024?", report="jilin-2025")
+    assert added.found and "600万千瓦" in added.text

@@ -39,6 +39,10 @@ MEASURE_WORDS = set("总数 总量 数量 规模 人数 总额 比重 占比 比
 # How rows that name what is asked are told apart (an order, not a score: each term says which of
 # two rows of one sentence answers; eval/report.md measures the answers they give).
 ROW_FITS, ROW_WORDS, ROW_QUANTITY, ROW_CHANGE, ROW_FLOW = 2.0, 0.5, 0.5, 0.25, 0.25
+# A target and what the report strives for beyond it ("增长7%以上，力争达到8%") are two figures of one
+# indicator: the stretch one answers only a question that asks for it.
+STRETCH = re.compile(r"力争|争取|\bstriv|\bstretch\b", re.I)
+ROW_STRETCH = 1.0
 # A question that asks for a flow (新增, "new", "added") rather than a stock.
 NEW = re.compile(r"新增|新建|新开|新引进|\bnew\b|\badd(?:ed|s)?\b|\bcreated?\b", re.I)
 PERCENT_UNIT = re.compile(r"%|‰|百分点")
@@ -139,8 +143,10 @@ class FigureTable:
         label = f.indicator + f.qualifier + f.unit
         changes = any(d in f.qualifier for d in DIRECTION)
         flow = bool(LEAD_FLOW.match(f.indicator)) and not NEW.search(q.text)
+        stretch = bool(STRETCH.search(self.view.doc.text[max(0, f.start - 4):f.end]))
         return (ROW_FITS * fits + ROW_WORDS * self.view.coverage(q.words, label) + ROW_QUANTITY * quantity_fits(q, f)
-                + ROW_CHANGE * (changes == q.wants_change) - ROW_FLOW * flow)
+                + ROW_CHANGE * (changes == q.wants_change) - ROW_FLOW * flow
+                + ROW_STRETCH * (stretch == bool(STRETCH.search(q.text))))
 
     def _memo(self, q: Question) -> dict:
         """What has been worked out for this question, in this report."""

@@ -58,6 +58,7 @@ QUALIFIERS = ((re.compile(r"名义|nominal", re.I), re.compile(r"实际")),
 # What was added (新增, 新建: figures.LEAD_FLOW) is a flow; a question that does not ask for one asks
 # for the total.
 NEW_ASKED = re.compile(r"新增|新建|新开|新引进|增加|增长|新|\bnew\b|\badd(?:ed|s)?\b|\bcreated?\b", re.I)
+TOTAL_ASKED = re.compile(r"\btotal\b|\boverall\b|\baltogether\b|\bin all\b", re.I)
 # A ranking ("居全国第3位") answers only a question about one.
 RANK = re.compile(r"第\s*\d+\s*[位名]|第[一二三四五六七八九十]+[位名]|居.{0,8}(?:首位|前列|第)|排名")
 RANK_ASKED = re.compile(r"第几|排名|排第|位次|名次|\brank|\bplace\b|\bposition\b", re.I)
@@ -108,13 +109,17 @@ def _row_of(q: Question, view: ReportView, span: tuple[int, int]) -> str:
     """The figures of the answer, as the key-figures table reads them, must include one of what a
     Chinese figure question asks about (规上工业单位增加值能耗 is energy use, not value added), and a
     total asked is not answered by what was added (新增风光装机 is no installed capacity)."""
-    if q.lang != "zh" or not (q.wants_figure or q.wants_amount) or q.wants_explanation:
+    if not (q.wants_figure or q.wants_amount) or q.wants_explanation:
         return ""
     rows = view.table.within(span)
     topical = Vocabulary.topical(q.concepts)
-    if rows and not any(view.table.names(q, f) or any(stated(c, f.indicator) for c in topical) for f in rows):
+    if q.lang == "zh" and rows and \
+            not any(view.table.names(q, f) or any(stated(c, f.indicator) for c in topical) for f in rows):
         return "the passage's figure is of something else"
-    if rows and not NEW_ASKED.search(q.text) and all(LEAD_FLOW.match(f.indicator) for f in rows):
+    # An English question asks for the total only when it says so ("How many … will it build" asks
+    # for what is added, "total installed capacity" does not).
+    total = q.lang == "zh" or bool(TOTAL_ASKED.search(q.text))
+    if rows and total and not NEW_ASKED.search(q.text) and all(LEAD_FLOW.match(f.indicator) for f in rows):
         return "the passage gives what was added, not the total"
     return ""
 
