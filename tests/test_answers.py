@@ -244,3 +244,9 @@ def test_an_english_question_for_a_total_is_not_answered_by_what_was_added(libra
     assert not total.found and "what was added" in total.message
     added = library.ask("How much new wind and solar capacity did Jilin add in 2024?", report="jilin-2025")
     assert added.found and "600万千瓦" in added.text
+
+
+def test_a_who_question_is_answered_by_a_well_known_name_too(library):
+    """jieba tags 习近平 "nrfg" (a well-known person), not "nr": still a person's name."""
+    ans = library.ask("地震后谁第一时间作出重要指示？", report="tibet-2025")
+    assert ans.found and "习近平总书记" in ans.text

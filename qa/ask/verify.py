@@ -206,12 +206,12 @@ def _person(q: Question, view: ReportView, span_text: str, context: str) -> str:
         return ""
     vocabulary = Vocabulary.load()
     for w in tagged(q.text):
-        if w.flag == "nr" and len(w.word) > 1 and w.word in view.doc.text and w.word not in context \
+        if w.flag.startswith("nr") and len(w.word) > 1 and w.word in view.doc.text and w.word not in context \
                 and not vocabulary.variants(w.word):
             return f"the passage does not name {w.word}"
     if not q.wants_person:
         return ""
-    names = [w.word for w in tagged(span_text) if w.flag == "nr" and len(w.word) > 1]
+    names = [w.word for w in tagged(span_text) if w.flag.startswith("nr") and len(w.word) > 1]
     if not names:
         return "the passage names no person"
     if q.office and not any(re.search(rf"{re.escape(q.office)}.{{0,3}}{re.escape(n)}|{re.escape(n)}.{{0,3}}"
