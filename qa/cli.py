@@ -1,4 +1,4 @@
-"""Command line: `python -m qa add|list|remove|log|repair|ask|chat|search|compare|figures|build`.
+"""Command line: `python -m qa add|list|remove|log|repair|ask|chat|search|compare|figures|build|user`.
 
 Every command prints its result on stdout (JSON only, with --json) and exits 0; a bad input
 prints `error: <one line>` on stderr and exits 2.  The library's notices go to stderr as log lines.
@@ -18,12 +18,13 @@ import unicodedata
 from pathlib import Path
 
 from .engine import EMPTY_LIBRARY, ReportQA, clean_question
-from .errors import QuestionError, ReportError, ReportQAError, StoreDamagedError
+from .errors import AccessError, QuestionError, ReportError, ReportQAError, StoreDamagedError
 from .ask.retriever import MODES
 from .figures import COLUMNS as FIGURE_COLUMNS, KINDS
 from .ingest.pipeline import read_all
 from .logs import configure_logging
 from .schema import Answer, Passage
+from .users import ROLES, Users
 
 NOT_STATED = "—  not stated"
 # Report ids are made of these ("henan-2024", "national-2025-2"), so any other --report value is a file.
@@ -67,6 +68,7 @@ def parser() -> argparse.ArgumentParser:
     sub = ap.add_subparsers(dest="command", required=True)
     for p in _library_commands(sub) + _question_commands(sub) + [_figures_command(sub)]:
         library_options(p)
+    _user_command(sub)
     return ap
 
 
@@ -128,6 +130,24 @@ def _figures_command(sub) -> argparse.ArgumentParser:
     form.add_argument("--csv", action="store_true", help="print CSV (UTF-8)")
     _json(form, "print a list of Figure.to_dict()")
     return figures
+
+
+def _user_command(sub) -> None:
+    """`user add|remove|list`: the web app's credentials file (app.py --auth FILE); no library needed."""
+    user = sub.add_parser("user", help="make, change, remove or list the web page's users (app.py --auth FILE)")
+    acts = user.add_subparsers(dest="action", required=True)
+    add = acts.add_parser("add", help="add a user, or give a known one a new role and password")
+    add.add_argument("name")
+    add.add_argument("--role", choices=ROLES, required=True,
+                     help="reader: asks, compares, reads figures; editor: also adds and removes reports")
+    add.add_argument("--password-stdin", action="store_true",
+                     help="read the password from the first line of stdin (for scripts) instead of asking twice")
+    remove = acts.add_parser("remove", help="remove a user")
+    remove.add_argument("name")
+    lst = acts.add_parser("list", help="the users and their roles")
+    _json(lst, "print the users as JSON")
+    for p in (add, remove, lst):
+        p.add_argument("--auth", metavar="FILE", required=True, help="the users file (created by the first `add`)")
 
 
 # -- opening the library -------------------------------------------------------------------
@@ -331,9 +351,33 @@ def cmd_build(a: argparse.Namespace) -> str:
             f"{sum(r.sentences for r in reports)} sentences with {qa.embedder.model_id} in {qa.library.root}.")
 
 
+def cmd_user(a: argparse.Namespace) -> str:
+    users = Users(a.auth)
+    if a.action == "list":
+        found = sorted((name, u["role"]) for name, u in users.all().items())
+        if a.json:
+            return _dumps([{"name": n, "role": r} for n, r in found])
+        return table(("user", "role"), found) if found else f"No users in {a.auth}."
+    if a.action == "remove":
+        users.remove(a.name)
+        return f"Removed {a.name} from {a.auth}; they can no longer sign in or change the library."
+    new = users.add(a.name, a.role, _password(a.password_stdin))
+    return f"{'Added' if new else 'Changed'} {a.name} ({a.role}) in {a.auth}."
+
+
+def _password(from_stdin: bool) -> str:
+    if from_stdin:
+        return sys.stdin.readline().rstrip("\r\n")
+    import getpass
+    first = getpass.getpass("Password: ")
+    if getpass.getpass("Again: ") != first:
+        raise AccessError("The two passwords differ; nothing was changed.", code="password_mismatch")
+    return first
+
+
 COMMANDS = {"add": cmd_add, "list": cmd_list, "remove": cmd_remove, "log": cmd_log, "repair": cmd_repair,
             "ask": cmd_ask, "chat": cmd_chat, "search": cmd_search, "compare": cmd_compare, "figures": cmd_figures,
-            "build": cmd_build}
+            "build": cmd_build, "user": cmd_user}
 
 
 # -- output -------------------------------------------------------------------------------

@@ -62,3 +62,9 @@ class UnsafeFileError(ReportError):
     """A file that would take more memory or time to read than any report does (a compression bomb,
     thousands of pages, far more text than a report has)."""
     code = "file_too_large"
+
+
+class AccessError(ReportQAError):
+    """The user may not do this (a reader changing the library, a server that is read-only), not now
+    (too many requests: code "rate_limited", details `wait` in seconds), or the users file is wrong."""
+    code = "not_allowed"
