@@ -18,10 +18,14 @@ log = logging.getLogger(__name__)
 USER_SHOWN_CHARS = 600       # a longer question is shown (and echoed by the API) cut short
 def report_ids(report) -> list[str] | None:
     """The API's `report` argument: "" for every report, an id, or ids separated by commas; a
-    picker's list passes through.  None means every report."""
-    if isinstance(report, str):
-        report = report.split(",")
-    ids = [r.strip() for r in report or () if isinstance(r, str) and r.strip()]
+    picker's list passes through.  None means every report.  Anything else a request may carry
+    (`report=123`, true, an object) is read as its text, so it names an unknown report instead of
+    failing inside the page."""
+    if report is None:
+        return None
+    if not isinstance(report, (list, tuple)):
+        report = str(report).split(",")
+    ids = [str(r).strip() for r in report if r is not None and str(r).strip()]
     return ids or None
 
 
