@@ -225,5 +225,6 @@ def _rival(entry: Entry, entries: list[Entry], replace: bool, keep_both: bool) -
         name = entry.source.name if entry.source else entry.report.source
         raise SameTitleError(f"{name}: the library already has {r.id} ({r.title}) with another text; "
                              f"add it with --replace to put it in that report's place, or with --keep-both "
-                             f"to keep both. 资料库已有同名同年的另一版本 {r.id}：请选择替换或两者都保留。")
+                             f"to keep both. 资料库已有同名同年的另一版本 {r.id}：请选择替换或两者都保留。",
+                             report=r.id, title=r.title)
     return rival

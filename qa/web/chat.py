@@ -14,6 +14,8 @@ from __future__ import annotations
 import logging
 from pathlib import Path
 
+import gradio as gr
+
 from ..errors import ReportQAError
 from ..schema import Citation
 from .render import render_answer, render_error, render_internal, render_turn
@@ -53,7 +55,7 @@ Pick reports above (none = all) or upload one; ask in Chinese or English, or cli
 class Intro:
     """The introduction: open on a new conversation, folded to its summary line once there is one."""
 
-    def __init__(self, gr):
+    def __init__(self):
         self.component = gr.HTML(self(False), elem_id="qa-intro", js_on_load=None)
 
     def __call__(self, folded: bool) -> str:
@@ -78,11 +80,13 @@ def clean_turns(turns) -> list[dict]:
             for t in turns if isinstance(t, dict)][-MAX_TURNS:]
 
 
-def reply_to(shelf, question: str, picked, turns: list[dict], turn: int) -> tuple[str, str]:
+def reply_to(shelf, question: str, picked, turns: list[dict], turn: int, limit=None) -> tuple[str, str]:
     """The reply's HTML for one question, and the standalone question the engine answered ("" for a
-    refusal, which is no turn of the conversation)."""
+    refusal, which is no turn of the conversation).  `limit()` raises when the client may not ask now."""
     history = [t["asked"] for t in turns if t["asked"]][-HISTORY_TURNS:]
     try:
+        if limit:
+            limit()
         ans = shelf.ask(question, report=picked, history=history)
         return render_answer(ans, shelf, turn, asked=len(report_ids(picked) or ()), typed=question), ans.resolved
     except ReportQAError as e:
@@ -106,11 +110,11 @@ def more(shelf, args) -> str:
         return ""
 
 
-def chat_tab(gr, shelf, picker):
+def chat_tab(shelf, picker, access):
     """The introduction, the conversation, the question box and the examples; returns the event the
     page's load runs to bring back this tab's conversation."""
     turns = gr.JSON(value=[], visible=False)
-    intro = Intro(gr)
+    intro = Intro()
 
     def more_of_report(args):
         return more(shelf, args)
@@ -130,19 +134,19 @@ def chat_tab(gr, shelf, picker):
                           samples=[[q] for q in shown], type="index", elem_id="qa-examples",
                           samples_per_page=max(1, len(shown)), visible=bool(shown))
 
-    def respond(question, picked, stored):
+    def respond(question, picked, stored, request: gr.Request):
         question = question if isinstance(question, str) else ""
         done = clean_turns(stored)
         yield (render_log(done, pending=question), gr.update(value="", interactive=False),
                gr.update(interactive=False), gr.update(), gr.update())
-        reply, asked = reply_to(shelf, question, picked, done, len(done) + 1)
+        reply, asked = reply_to(shelf, question, picked, done, len(done) + 1, limit=lambda: access.check_ask(request))
         done = (done + [{"q": echo(question), "html": reply, "asked": asked, "chars": len(question)}])[-MAX_TURNS:]
         yield (render_log(done), gr.update(value="", interactive=True), gr.update(interactive=True), done,
                intro(folded=True))
 
-    def respond_example(index, picked, stored):
+    def respond_example(index, picked, stored, request: gr.Request):
         yield from respond(shown[index] if isinstance(index, int) and 0 <= index < len(shown) else "",
-                           picked, stored)
+                           picked, stored, request)
 
     def clear():
         return render_log([]), gr.update(value="", interactive=True), gr.update(interactive=True), [], intro(False)

@@ -67,3 +67,24 @@ element.addEventListener('keydown', (event) => {
 element.addEventListener('input', (event) => {
   if (event.target.id === 'qa-fig-search') filter(event.target);
 });
+
+// The CSV of the figures shown, made by the server when the button is pressed and saved by the
+// browser (with a BOM, so spreadsheet programs read the Chinese): no file is kept on the server.
+async function saveCsv(button) {
+  button.disabled = true;
+  try {
+    const [name, text] = await server.figure_rows_csv(button.dataset.ids);
+    const url = URL.createObjectURL(new Blob(['\ufeff' + text], {type: 'text/csv;charset=utf-8'}));
+    const link = Object.assign(document.createElement('a'), {href: url, download: name});
+    document.body.append(link);
+    link.click();
+    link.remove();
+    setTimeout(() => URL.revokeObjectURL(url), 10000);
+  } finally {
+    button.disabled = false;
+  }
+}
+element.addEventListener('click', (event) => {
+  const button = event.target.closest('#qa-figures-csv');
+  if (button) saveCsv(button);
+});

@@ -3,13 +3,16 @@ actual → target chart, and one indicator across the reports.
 
 The table is plain HTML sorted and filtered in the browser (a click on a header sorts; values sort
 by number within their unit); a row, clicked or opened with Enter, asks the server for its clause
-in its paragraph through a direct call (no queue), so the quote shows at once.
+in its paragraph through a direct call (no queue), so the quote shows at once.  The CSV is made
+when its button is pressed, the same way, and saved by the browser: no file is written on the
+server (a file per page load filled the disk: 140 MB in 200 loads, issue 23).
 """
 from __future__ import annotations
 
-import tempfile
 import time
 from pathlib import Path
+
+import gradio as gr
 
 from ..cli import to_csv
 from ..engine import BUNDLED_ID
@@ -42,7 +45,8 @@ def figure_row(f, titles: dict[str, str]) -> str:
             f'{"".join(cells)}</tr>')
 
 
-def render_table(figures, shelf) -> str:
+def render_table(figures, shelf, ids: list[str]) -> str:
+    """The figures of the reports `ids` as a sortable table, with the button that saves them as CSV."""
     if not figures:
         return '<div class="qa-empty">所选报告中没有数字。 The picked reports state no figures.</div>'
     heads = "".join(f'<th scope="col" aria-sort="none"><button type="button" data-col="{i}" data-type="{kind}">'
@@ -52,7 +56,8 @@ def render_table(figures, shelf) -> str:
     return (f'<div class="qa-fig-tools"><label for="qa-fig-search">搜索 Search</label>'
             '<input id="qa-fig-search" type="search" autocomplete="off" placeholder="指标、数值、出处… '
             'indicator, value, section…"><span class="qa-fig-count" aria-live="polite">'
-            f'{len(figures):,} 行 rows</span></div>'
+            f'{len(figures):,} 行 rows</span><button type="button" id="qa-figures-csv" class="qa-csv" '
+            f'data-ids="{esc(",".join(ids))}">下载 CSV Download CSV</button></div>'
             '<div class="qa-fig-scroll"><table class="qa-table qa-figtable" aria-label="主要指标 Key figures">'
             '<colgroup><col class="c-report"><col class="c-indicator"><col class="c-value"><col class="c-qualifier">'
             '<col class="c-kind"><col class="c-year"><col class="c-section"><col class="c-position"></colgroup>'
@@ -66,11 +71,12 @@ def csv_name(ids: list[str]) -> str:
     return f"key-figures-{named}-{time.strftime('%Y-%m-%d')}.csv"
 
 
-def write_csv(figures, ids: list[str], folder: Path) -> str:
-    """The figures with the CLI's columns, UTF-8 with a BOM so spreadsheet programs read the Chinese."""
-    path = Path(tempfile.mkdtemp(dir=folder)) / csv_name(ids)
-    path.write_text(to_csv(COLUMNS, [f.row() for f in figures]) + "\n", encoding="utf-8-sig", newline="")
-    return str(path)
+def figures_csv(shelf, ids) -> list[str]:
+    """[file name, CSV text] for the reports `ids` (those still in the library, else all), with the
+    CLI's columns; the browser adds the BOM that lets spreadsheet programs read the Chinese."""
+    known = [r.id for r in shelf.reports()]
+    ids = [i for i in (ids.split(",") if isinstance(ids, str) else []) if i in known] or known
+    return [csv_name(ids), to_csv(COLUMNS, [f.row() for f in shelf.figures(ids)]) + "\n"]
 
 
 def find_figure(shelf, args):
@@ -84,7 +90,7 @@ def find_figure(shelf, args):
     return next((f for f in hits if f.value == value), hits[0] if hits else None)
 
 
-def figures_tab(gr, shelf, picker):
+def figures_tab(shelf, picker):
     """Returns the refresh that fills the tab for the picked reports, and its outputs."""
     gr.Markdown("所选报告中的每个数字（不选即全部）：点击列名排序，搜索框筛选，点击一行查看原文位置。 "
                 "Every figure of the picked reports (none = all): click a column name to sort, search to filter, "
@@ -93,21 +99,27 @@ def figures_tab(gr, shelf, picker):
     def figure_place(args):
         return render_figure(find_figure(shelf, args), shelf)
 
-    csv_button = gr.DownloadButton("下载 CSV Download CSV", elem_id="qa-figures-csv", size="sm")
-    table = gr.HTML(elem_id="qa-figures-table", js_on_load=JS, server_functions=[figure_place])
+    def figure_rows_csv(ids):
+        return figures_csv(shelf, ids)
+
+    table = gr.HTML(elem_id="qa-figures-table", js_on_load=JS, server_functions=[figure_place, figure_rows_csv])
     gr.Markdown("### 去年实际 → 今年目标 Last year's actual → this year's target")
-    pair_report = gr.Dropdown(label="报告 Report", elem_id="qa-pairs-report")
+    # allow_custom_value: the choices a session was given are forgotten with its state (page.py
+    # SESSIONS); the value is checked here, not by Gradio.
+    pair_report = gr.Dropdown(label="报告 Report", elem_id="qa-pairs-report", allow_custom_value=True)
     pairs_plot = gr.HTML(elem_id="qa-pairs-chart", js_on_load=None)
     pairs_table = gr.HTML(elem_id="qa-pairs-table", js_on_load=None)
     gr.Markdown("### 一个指标，各份报告 One indicator across the reports")
     with gr.Row():
-        indicator = gr.Dropdown(label="指标 Indicator", scale=3, elem_id="qa-across-indicator")
+        indicator = gr.Dropdown(label="指标 Indicator", scale=3, elem_id="qa-across-indicator",
+                                allow_custom_value=True)
         kind = gr.Radio([("目标 target", "target"), ("实际 actual", "actual")], value="target",
                         label="类型 Kind", scale=2, elem_id="qa-across-kind")
     across_plot = gr.HTML(elem_id="qa-across-chart", js_on_load=None)
     across_table = gr.HTML(elem_id="qa-across-table", js_on_load=None)
 
     def pairs(rid):
+        rid = rid if rid in {r.id for r in shelf.reports()} else None
         found = actual_target_pairs(shelf.figures([rid])) if rid else []
         return pairs_chart(found, shelf.label(rid) if rid else ""), render_pairs(found)
 
@@ -122,11 +134,11 @@ def figures_tab(gr, shelf, picker):
         rid = BUNDLED_ID if not picked and BUNDLED_ID in ids else ids[0] if ids else None
         shared = shared_indicators(figures)          # the most widely stated first
         key = shared[0] if shared else None
-        return (render_table(figures, shelf), write_csv(figures, ids, shelf.downloads),
+        return (render_table(figures, shelf, ids),
                 gr.update(choices=[(shelf.label(i), i) for i in ids], value=rid), *pairs(rid),
                 gr.update(choices=shared, value=key), *across(picked, key, "target"), gr.update(value="target"))
 
-    outputs = [table, csv_button, pair_report, pairs_plot, pairs_table, indicator, across_plot,
+    outputs = [table, pair_report, pairs_plot, pairs_table, indicator, across_plot,
                across_table, kind]
     quiet = dict(api_visibility="private")
     picker.change(refresh, inputs=picker, outputs=outputs, **quiet)

@@ -314,7 +314,9 @@ def render_pairs(pairs) -> str:
                      f'<tbody>{body}</tbody></table>')
 
 
-def render_upload(ok: bool, zh: str, en: str) -> str:
-    cls, mark, head = ("qa-upload-ok", "✅", "已添加 Added") if ok else ("qa-upload-bad", "⚠️", "未能添加 Not added")
+def render_upload(ok: bool, zh: str, en: str, head: str | None = None) -> str:
+    """The message of an upload or a removal: done (ok) or not, under `head` (default: added / not added)."""
+    cls, mark, shown = ("qa-upload-ok", "✅", "已添加 Added") if ok else ("qa-upload-bad", "⚠️", "未能添加 Not added")
+    head = head or shown
     return (f'<div class="{cls}" role="{"status" if ok else "alert"}">{mark} {head}: {esc(zh)}'
             f'<br>{esc(en)}</div>')

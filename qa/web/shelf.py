@@ -6,7 +6,6 @@ inside it), and the API test puts 24 clients on it at once.
 from __future__ import annotations
 
 import logging
-import tempfile
 from pathlib import Path
 
 from ..engine import ReportQA
@@ -42,7 +41,6 @@ class Shelf:
 
     def __init__(self, qa: ReportQA, top_k: int):
         self.qa, self.top_k = qa, top_k
-        self.downloads = Path(tempfile.mkdtemp(prefix="report-qa-"))     # CSV files for the page
 
     # -- the library ------------------------------------------------------------
     def reports(self):
@@ -66,11 +64,23 @@ class Shelf:
         """The file the report was added from, when the library kept it."""
         return self.qa.original_of(rid)
 
-    def add(self, path, progress: bool = True):
-        """A report file added to the library; ReportQAError (from the readers or the library) says why not."""
-        report = self.qa.add(path, progress=progress)
-        log.info("Added %s from %s", report.id, Path(path).name)
-        return report
+    def add(self, path, user: str, progress: bool = True, replace: bool = False, keep_both: bool = False):
+        """(the report, whether its text was in the library already) for a report file added by `user`;
+        ReportQAError (from the readers or the library) says why not."""
+        known = {r.sha256 for r in self.reports()}
+        report = self.qa.add(path, progress=progress, user=user, replace=replace, keep_both=keep_both)
+        already = report.sha256 in known
+        log.info("%s %s from %s (user %s)", "Already had" if already else "Added", report.id, Path(path).name, user)
+        return report, already
+
+    def remove(self, rid: str, user: str):
+        gone = self.qa.remove(rid, user=user)
+        log.info("Removed %s (user %s)", rid, user)
+        return gone
+
+    def changes(self, n: int) -> list:
+        """The library's last `n` changes, newest first."""
+        return self.qa.log()[-n:][::-1]
 
     def figures(self, ids: list[str] | None) -> list:
         """The figures of the picked reports that are still in the library (another process may have
@@ -95,7 +105,11 @@ class Shelf:
                 raise QuestionError("history is the earlier questions, a list of strings.", code="bad_history")
             return {**self.ask(question, k, report, history).to_dict(), "error": None}
         except ReportQAError as e:
-            return {**Answer(echo(question), False, "", message=str(e)).to_dict(), "error": str(e)}
+            return self.refused(question, e)
+
+    def refused(self, question, error: ReportQAError) -> dict:
+        """An /ask answer for a question that was not asked (`error` says why)."""
+        return {**Answer(echo(question), False, "", message=str(error)).to_dict(), "error": str(error)}
 
     def compare_dict(self, question, reports="") -> dict:
         try:

@@ -22,8 +22,9 @@ QUESTION = {
     "unknown_report": ("所选报告已不在资料库中，请刷新页面。", "A picked report is no longer in the library: reload the page."),
     "empty_library": ("资料库里还没有报告：请在上方「上传报告」添加（.txt、.pdf 或 .docx）。",
                       "The library has no reports yet: upload one above (.txt, .pdf or .docx)."),
+    "rate_limited": ("提问太频繁，请 {wait} 秒后再试。", "Too many questions from you lately: please wait {wait} s."),
 }
-QUESTION_DEFAULTS = {"limit": MAX_QUESTION_CHARS, "chars": 0}
+QUESTION_DEFAULTS = {"limit": MAX_QUESTION_CHARS, "chars": 0, "wait": 1}
 
 # A declined question (Answer.reason): (Chinese, English); the engine's own words follow as a detail.
 DECLINED = {
@@ -61,6 +62,23 @@ UPLOAD = {
     "unreadable_file": ("无法读取这个文件。", "cannot be read."),
     "not_a_file": ("不是普通文件。", "is not a regular file."),
     "store_error": ("资料库暂时无法写入，请稍后再试。", "could not be stored: the library cannot be written now; try again later."),
+    "library_busy": ("资料库正被另一个程序修改，请稍后再试。",
+                     "could not be stored: another program is changing the library; try again later."),
+    "same_title_differs": ("资料库已有同名同年、内容不同的报告 {report}（{title}）。请选择：替换它，或两者都保留。",
+                           "has the title and year of {report} ({title}) in the library, with another text: "
+                           "replace that report, or keep both."),
+    # Who may change the library (qa/web/access.py), and how often.
+    "read_only": ("这个服务器上的资料库是只读的，不能在网页上添加或移除报告。",
+                  "cannot be added: the library on this server is read-only."),
+    "not_allowed": ("只有编辑可以添加或移除报告。", "cannot be added: only editors may add or remove reports."),
+    "rate_limited": ("上传太频繁，请 {wait} 秒后再试。", "cannot be added now: too many uploads lately; wait {wait} s."),
+}
+# A change of the library from the page (a removal, an answer to an upload's question), refused.
+CHANGE = {
+    "unknown_report": ("这份报告已不在资料库中。", "This report is no longer in the library."),
+    "read_only": ("这个服务器上的资料库是只读的，不能在网页上修改。", "The library on this server is read-only."),
+    "not_allowed": ("只有编辑可以修改资料库。", "Only editors may change the library."),
+    "library_busy": ("资料库正被另一个程序修改，请稍后再试。", "Another program is changing the library; try again later."),
 }
 NO_FILE = ("没有收到文件，请重试。", "No file arrived; please try again.")
 INTERNAL = ("内部错误，请重试。", "Internal error; please try again.")
@@ -76,9 +94,14 @@ def question_refusal(error) -> tuple[str, str]:
 def upload_refusal(error, name: str) -> tuple[str, str]:
     """(Chinese, English) for a refused upload of the file `name`, without the library's wording."""
     zh, en = UPLOAD.get(error.code, ("无法添加这个文件。", "could not be added."))
-    facts = {"suffix": "", **getattr(error, "details", {})}
+    facts = {"suffix": "", "wait": 1, "report": "", "title": "", **getattr(error, "details", {})}
     facts["suffix"] = facts["suffix"] or "无扩展名 extensionless"
     return f"{name}：{zh.format(**facts)}", f"{name} {en.format(**facts)}"
+
+
+def change_refusal(error) -> tuple[str, str]:
+    """(Chinese, English) for a change of the library the server refused."""
+    return CHANGE.get(error.code, ("无法修改资料库。", "The library could not be changed."))
 
 
 def declined(reason: str) -> tuple[str, str]:
