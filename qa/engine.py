@@ -207,12 +207,17 @@ class ReportQA:
         return reader
 
     def _sync(self) -> None:
-        """Open the library again if another process has changed it."""
-        if self.library.changed():
-            with self._writing:
+        """Open the library again if another process has changed it.  While a writer of this process is
+        at work (waiting for another process's lock, embedding, writing), questions do not wait for it:
+        they are answered from the current generation, and the writer brings in the other process's
+        change before it writes (an /ask once waited 47.8 s behind an upload)."""
+        if self.library.changed() and self._writing.acquire(blocking=False):
+            try:
                 if self.library.changed():
                     self.library.open(progress=False)
                     self._refresh()
+            finally:
+                self._writing.release()
 
     def question(self, text: str) -> Question:
         return self.reader().retriever.question(clean_question(text))
