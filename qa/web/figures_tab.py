@@ -5,7 +5,7 @@ The table is plain HTML sorted and filtered in the browser (a click on a header 
 by number within their unit); a row, clicked or opened with Enter, asks the server for its clause
 in its paragraph through a direct call (no queue), so the quote shows at once.  The CSV is made
 when its button is pressed, the same way, and saved by the browser: no file is written on the
-server (a file per page load filled the disk: 140 MB in 200 loads, issue 23).
+server (a file per page load filled the disk: 140 MB in 200 loads).
 """
 from __future__ import annotations
 

@@ -29,7 +29,7 @@ MONO = ["ui-monospace", "Consolas", "Noto Sans Mono CJK SC", "monospace"]
 # Sessions whose state Gradio keeps (the least recently used go first).  Gradio makes a session for
 # every API call without one (each plain HTTP /ask) and copies the page's configuration into it:
 # 0.12 MB a call here, so its default of 10,000 sessions grew the server by 1.1 GB over 10,000 calls
-# (issue 23).  256 sessions hold ~30 MB; the page keeps nothing in its session that it cannot lose
+# in a trial.  256 sessions hold ~30 MB; the page keeps nothing in its session that it cannot lose
 # (the conversation is in the browser, pickers accept any id, an upload's question has a token).
 SESSIONS = 256
 QUEUE_SIZE = 256             # events waiting at most; beyond, a client is told the server is busy
