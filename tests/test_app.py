@@ -106,7 +106,7 @@ def running_app(*args: str, log_name: str = "app.log", port: int | None = None):
                 except OSError:
                     pass
             time.sleep(0.5)
-        yield SimpleNamespace(url=url, port=port, log=log_path, startup=time.monotonic() - started)
+        yield SimpleNamespace(url=url, port=port, log=log_path, startup=time.monotonic() - started, pid=proc.pid)
     finally:
         proc.terminate()
         try:

@@ -211,17 +211,18 @@ def library_bar(shelf, access: Access, uploads: Uploads):
 
     writes = dict(concurrency_id="library", concurrency_limit=2, api_visibility="private")
     outputs = [status, picker, decide_row, token, remove_pick, changes]
+    # The events' names (private: not in the API page) let the tests call them as a crafted request would.
     upload.upload(add, inputs=[upload, picker], outputs=outputs, show_progress="full", show_progress_on=[status],
-                  **writes)
+                  api_name="add_report", **writes)
     for button, how in ((replace_btn, "replace"), (keep_btn, "keep"), (cancel_btn, "cancel")):
         button.click(_deciding(decide, how), inputs=[token, picker], outputs=outputs, show_progress="full",
-                     show_progress_on=[status], **writes)
+                     show_progress_on=[status], api_name=f"{how}_upload", **writes)
     remove_btn.click(confirm, inputs=remove_pick, outputs=[confirm_row, removed], api_visibility="private",
                      show_progress="hidden")
     keep_it.click(lambda: (gr.update(visible=False), ""), outputs=[confirm_row, removed], api_visibility="private",
                   show_progress="hidden")
     confirm_btn.click(remove, inputs=[remove_pick, picker], outputs=[removed, confirm_row, picker, remove_pick, changes],
-                      **writes)
+                      api_name="remove_report", **writes)
 
     def on_load(request: gr.Request):
         """Each page load: who is looking, and what they may do (the server checks again on each change)."""

@@ -1,7 +1,7 @@
 """Uploaded files: a folder of this server's own, emptied as files are read, swept, and never named.
 
 Gradio keeps every file POSTed to /gradio_api/upload in its temporary folder and never deletes it
-(issue 23: 240 MB in one second, still there after the server stopped).  Here the server gets a
+(a trial stored 240 MB in one second, still there after the server stopped).  Here the server gets a
 folder of its own (`report-qa-uploads/<pid>` in the temporary directory; folders of processes no
 longer running are removed at start, and this one at exit), a file is deleted once the library has
 read it, and anything else older than MAX_AGE is swept away.
@@ -33,6 +33,10 @@ log = logging.getLogger(__name__)
 MAX_AGE = 15 * 60
 SWEEP_EVERY = 60                  # seconds between sweeps
 MAX_EVENT_BODY = 32 * 2 ** 20     # a page event's JSON (a 40-turn conversation is well under 2 MB)
+REFUSED_BODY = 2 ** 20          # read (and dropped) of a refused request's body before the answer
+# Gradio's routes that take a file this page never sends: a screen recording is written to the
+# temporary folder and run through ffmpeg for anyone who posts one, reader or not.
+UNUSED_ROUTES = ("/gradio_api/process_recording",)
 
 
 class Uploads:
@@ -129,7 +133,8 @@ def _running(pid: int) -> bool:
 class Guard:
     """ASGI middleware (app_kwargs["middleware"]) in front of Gradio's routes: POST …/gradio_api/upload
     only for those who may change the library, within their upload limit, answered with places, not
-    paths; POST …/gradio_api/queue/join with those places made paths again."""
+    paths; POST …/gradio_api/queue/join with those places made paths again; UNUSED_ROUTES, and
+    /gradio_api/call/v2/NAME for a NAME that is not public, answer 404."""
 
     def __init__(self, app, access, uploads: Uploads):
         self.app, self.access, self.uploads = app, access, uploads
@@ -141,6 +146,9 @@ class Guard:
                 return await self._upload(scope, receive, send)
             if path.endswith("/gradio_api/queue/join"):
                 return await self._join(scope, receive, send)
+            if path.endswith(UNUSED_ROUTES) or "/gradio_api/call/v2/" in path and not _public(scope, path):
+                from starlette.responses import PlainTextResponse
+                return await _refuse(PlainTextResponse("Not Found", status_code=404), scope, receive, send)
         await self.app(scope, receive, send)
 
     async def _upload(self, scope, receive, send):
@@ -150,14 +158,15 @@ class Guard:
         request = Request(scope)
         visitor = self.access.visitor_of(_signed_in(scope, request), client_address(request), proxied(request))
         if visitor.role != "editor":
-            return await PlainTextResponse("不能向资料库添加报告。 This user may not add reports to the library.",
-                                           status_code=403)(scope, receive, send)
+            return await _refuse(PlainTextResponse("不能向资料库添加报告。 This user may not add reports to the library.",
+                                                   status_code=403), scope, receive, send)
         try:
             self.access.check_upload(visitor)
         except AccessError as e:
             wait = e.details["wait"]
-            return await PlainTextResponse(f"上传太频繁，请 {wait} 秒后再试。 Too many uploads: wait {wait} s.",
-                                           status_code=429, headers={"Retry-After": str(wait)})(scope, receive, send)
+            return await _refuse(PlainTextResponse(f"上传太频繁，请 {wait} 秒后再试。 Too many uploads: wait {wait} s.",
+                                                   status_code=429, headers={"Retry-After": str(wait)}),
+                                 scope, receive, send)
         start: dict = {}
         body: list[bytes] = []
 
@@ -229,6 +238,30 @@ class Guard:
 
         walk(event.get("data"))
         return json.dumps(event).encode()
+
+
+def _public(scope, path: str) -> bool:
+    """Whether a /call/v2/NAME route names a public endpoint: for any other name (a page event's, or
+    none) Gradio's route ends in a KeyError, a 500 and a traceback in the log."""
+    name = path.rsplit("/call/v2/", 1)[1].strip("/")
+    try:
+        fns = scope["app"].get_blocks().fns.values()
+    except (KeyError, AttributeError):
+        return True
+    return any(fn.api_name == name and fn.api_visibility == "public" for fn in fns)
+
+
+async def _refuse(response, scope, receive, send) -> None:
+    """`response` to a request whose body is read first, up to REFUSED_BODY bytes (not kept): a client
+    still sending when the answer comes gets its connection reset instead of the answer."""
+    size, more = 0, True
+    while more and size <= REFUSED_BODY:
+        message = await receive()
+        if message["type"] != "http.request":
+            return
+        size += len(message.get("body", b""))
+        more = message.get("more_body", False)
+    await response(scope, receive, send)
 
 
 def _signed_in(scope, request) -> str | None:
