@@ -2,6 +2,7 @@ import json
 
 import pytest
 
+from eval.gold import REPORTS
 from qa import Answer, ReportQA
 from qa.errors import QuestionError
 
@@ -250,3 +251,20 @@ def test_a_who_question_is_answered_by_a_well_known_name_too(library):
     """jieba tags 习近平 "nrfg" (a well-known person), not "nr": still a person's name."""
     ans = library.ask("地震后谁第一时间作出重要指示？", report="tibet-2025")
     assert ans.found and "习近平总书记" in ans.text
+
+
+def test_a_growth_asked_is_not_answered_by_the_amount_reached(library):
+    """"经济总量达到64697亿元、增长5.7%": the English question asks the growth; the amount is no answer."""
+    ans = library.ask("What was Sichuan's GDP growth in 2024?", report="sichuan-2025")
+    assert not ans.found or "5.7%" in ans.text, ans.text
+    assert library.ask("四川2024年经济增长了多少？", report="sichuan-2025").text.endswith("增长5.7%")
+
+
+def test_a_who_question_is_not_answered_by_a_slogan_jieba_reads_as_a_name(library):
+    """jieba tags 华章 in "信心凝聚力量，实干谱写华章。" as a person's name (it was the answer at 0.58);
+    a report names people with an office, or as its speaker."""
+    national = ReportQA.load(report=REPORTS / "national-2025.txt")
+    assert not national.ask("各位代表是谁？").found
+    zhejiang = ReportQA.load(report=REPORTS / "zhejiang-2025.txt")
+    assert not zhejiang.ask("Who wrote the Zhejiang report?").found        # was a flood-control sentence
+    assert library.ask("地震后谁第一时间作出重要指示？", report="tibet-2025").found

@@ -42,6 +42,13 @@ MONEY = re.compile(r"\d\s*(?:万亿|亿|万|千)?元|\d\s*(?:万亿|亿)(?!斤|�
 # that lands on a level ("提高到15.3%", "降至") states the level.
 CHANGE = re.compile(r"(?:增长|下降|提高|降低|增加|减少|上涨|回落|增幅|增速|涨幅|降幅|同比|比上年|再提高|多|少)\s*(?:了)?\s*$")
 TO_LEVEL = re.compile(r"(?:提高|增加|增长|下降|降低|上升|扩大)(?:到|至)\s*$|降至\s*$|达到?\s*$")
+# Offices and honorifics a report names people with.
+TITLE = (r"(?:总书记|主席|总理|书记|省长|市长|区长|县长|州长|主任|部长|厅长|局长|委员长|秘书长|委员|院士|同志|"
+         r"代表|先生|女士|教授|将军|劳模|英雄|烈士|科学家|专家|精神)")
+# A figure reached or a total ("经济总量达到", "突破"), and words that make a figure a change.
+LEVEL_MARK = re.compile(r"(?:达到?|突破|超过|总量|总额|规模)\s*$")
+RATE_AFTER = re.compile(r"\s*(?:%|％|‰|个百分点)")
+CHANGED = re.compile(r"增长|下降|提高|降低|增加|减少|上涨|回落|增幅|增速|涨幅|降幅|同比|比上年|增产|减产|新增|多|少")
 # A figure, not a name with digits in it (PM2.5, 5G).
 NUMBER = re.compile(r"(?<![A-Za-z.\d])\d+(?:\.\d+)?(?![A-Za-z\d])|[一二三四五六七八九十两百千万亿]+(?=[个项家所条])")
 # Words that say how far an indicator reaches, not what it measures (全省 工业投资 is 工业投资).
@@ -83,9 +90,27 @@ def verify(q: Question, view: ReportView, sentence: int, span: tuple[int, int]) 
     around = view.doc.text[para.start:view.doc.sentences[sentence].end] + "\n" + context
     checks = (_amount(q, view, span), _unit(q, text), _quantity(q, text), _place(q, view, around),
               _year(q, view, sentence), _planned(q, view), _subject(q, view, context, view.sentence_text(sentence)),
-              _target_year(q, view, sentence, span), _level(q, view, span), _terms(q, view, context),
+              _target_year(q, view, sentence, span), _level(q, view, span), _change(q, view, span),
+              _terms(q, view, context),
               _person(q, view, text, context), _qualified(q, text), _row_of(q, view, span))
     return [c for c in checks if c]
+
+
+def _change(q: Question, view: ReportView, span: tuple[int, int]) -> str:
+    """A change asked ("增长多少", "What was Sichuan's GDP growth?") is not answered by an amount
+    reached ("经济总量达到64697亿元"): when every figure of the answer is a level reached or a
+    total, and none a change, the change is in another clause or not stated."""
+    if not q.wants_change or q.wants_explanation or not (q.wants_figure or q.wants_amount):
+        return ""
+    text = view.doc.text[span[0]:span[1]]
+    figures = list(NUMBER.finditer(DATE.sub(lambda d: " " * len(d.group()), text)))
+    # A rate reached ("力争达到8%") may be the growth asked; an amount reached ("达到64697亿元") is not.
+    levels = [LEVEL_MARK.search(text[max(0, m.start() - 8):m.start()]) and not
+              CHANGED.search(text[max(0, m.start() - 8):m.start()]) and not RATE_AFTER.match(text[m.end():])
+              for m in figures]
+    if figures and all(levels):
+        return "the passage gives the amount, not its change"
+    return ""
 
 
 def _target_year(q: Question, view: ReportView, sentence: int, span: tuple[int, int]) -> str:
@@ -211,7 +236,12 @@ def _person(q: Question, view: ReportView, span_text: str, context: str) -> str:
             return f"the passage does not name {w.word}"
     if not q.wants_person:
         return ""
-    names = [w.word for w in tagged(span_text) if w.flag.startswith("nr") and len(w.word) > 1]
+    # A report names a person with an office ("李强总理", "习近平总书记") or as its speaker; jieba also
+    # tags words of slogans as names ("实干谱写华章": 华章), which answer no who question.
+    speaker = view.doc.meta.speaker or ""
+    names = [w.word for w in tagged(span_text) if w.flag.startswith("nr") and len(w.word) > 1
+             and (w.word in speaker or re.search(rf"{re.escape(w.word)}.{{0,12}}{TITLE}|{TITLE}.{{0,2}}{re.escape(w.word)}",
+                                                 span_text))]
     if not names:
         return "the passage names no person"
     if q.office and not any(re.search(rf"{re.escape(q.office)}.{{0,3}}{re.escape(n)}|{re.escape(n)}.{{0,3}}"
