@@ -198,9 +198,9 @@ def render_not_found(ans, shelf, turn: int = 1, typed: str = "") -> str:
     zh, en = declined(getattr(ans, "reason", "") or "not_stated")
     parts = ['<div class="qa-reply" role="group" aria-label="回答 Answer">',
              f'<div class="qa-notfound-head">{esc(zh)} {esc(en)}</div>', understood(ans, typed or ans.question)]
-    reason = ans.message.replace(NOT_FOUND, "").strip(" ()") if ans.message else ""
+    reason = detail(ans)
     if reason:                       # a reason beyond "not found", without its "passages below"
-        parts.append(f'<div class="qa-meta">{esc(reason)}</div>')
+        parts.append(f'<div class="qa-meta">原因 Why: {esc(reason)}</div>')
     if ans.passages:
         parts.append('<div class="qa-label">最接近的段落如下（仅供参考，不是答案） '
                      'Closest passages below (for reference, not an answer):</div><ol>')
@@ -212,6 +212,18 @@ def render_not_found(ans, shelf, turn: int = 1, typed: str = "") -> str:
     parts.append(render_others(getattr(ans, "others", None) or [], shelf))
     parts.append("</div>")
     return "".join(parts)
+
+
+def detail(ans) -> str:
+    """The engine's own reason for a decline, when it says more than the page's words for its code:
+    "(the passage is not about 2023)" without its brackets; none for a question with no content or
+    nothing to follow, whose message is the page's words again."""
+    if getattr(ans, "reason", "") in ("no_content", "orphan_follow_up") or not ans.message:
+        return ""
+    text = ans.message.replace(NOT_FOUND, "").strip()
+    if text.startswith("(") and text.endswith(")"):
+        text = text[1:-1]     # only the one pair around it: "its reports: henan-2024 (2024)" keeps its own
+    return text.strip()
 
 
 def render_error(error, question="") -> str:
