@@ -150,3 +150,11 @@ def test_cli_ask_with_history_shows_what_it_understood(qa):
     assert proc.stdout.startswith("理解为 Understood as: 2024年失业率") and "5.5%左右" in proc.stdout
     proc = _cli("ask", "那去年呢？", "--json")
     assert proc.returncode == 0 and json.loads(proc.stdout)["reason"] == "orphan_follow_up"
+
+
+def test_an_english_follow_up_that_flips_planned_and_actual_keeps_the_place(library):
+    chat = library.chat()
+    chat.ask("What is Zhejiang's GDP growth target for 2025?")
+    ans = chat.ask("And last year's actual growth?")
+    assert "Zhejiang" in ans.resolved, ans.resolved
+    assert ans.found and ans.report == "zhejiang-2025" and "5.5%" in ans.text, (ans.report, ans.text)

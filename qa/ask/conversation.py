@@ -200,7 +200,8 @@ class Resolver:
         elif kind and kind != _kind(out):
             out = _set_year(out, "", lang)      # a kind flipped alone asks about that kind's year
         if kind and kind != _kind(out):
-            out = _flip(out, kind, lang, self._subject_phrase(ptext, p, lang), _year_words(out, lang, lang))
+            out = _flip(out, kind, lang, self._subject_phrase(ptext, p, lang), _year_words(out, lang, lang),
+                        _name(p.regions[0], lang) if p.regions else "")
         if q.regions:
             if p.wants_cover and not years:
                 out = _set_year(out, "", lang)   # another place's report is of its own year
@@ -426,8 +427,9 @@ def _set_place(text: str, place: str, p: Question, lang: str) -> str:
     return place + text if lang == "zh" else f"{text.rstrip('?？ ')} in {place}?"
 
 
-def _flip(text: str, kind: str, lang: str, subject: str, years: str) -> str:
-    """The question asking for the other of planned and actual."""
+def _flip(text: str, kind: str, lang: str, subject: str, years: str, place: str = "") -> str:
+    """The question asking for the other of planned and actual (an English one written out anew,
+    with the place the earlier question named)."""
     if lang == "zh":
         if kind == "actual":
             out = re.sub(r"的?(?:主要)?(?:预期)?目标|计划|预期", "实际", text, count=1)
@@ -437,7 +439,7 @@ def _flip(text: str, kind: str, lang: str, subject: str, years: str) -> str:
         if out == text:
             out = re.sub(r"(是)?(多少|几)", r"的预期目标是\2", text, count=1)
         return out
-    return _figure_question(subject, "", years, kind, lang)
+    return _figure_question(subject, place, years, kind, lang)
 
 
 def _with_head(subject: str, earlier: str, lang: str, texts: list[str]) -> str:
