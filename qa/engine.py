@@ -160,7 +160,11 @@ class ReportQA:
         return self.library.original_of(report_id)
 
     def _refresh(self) -> None:
-        self._reader = _Reader(self.library, self._calibration) if self.library.entries else None
+        """The next generation's reader, ready before questions see it (see Extractor.carry)."""
+        reader = _Reader(self.library, self._calibration) if self.library.entries else None
+        if reader is not None and self._reader is not None:
+            reader.extractor.carry(self._reader.extractor)
+        self._reader = reader
 
     def text_of(self, report_id: str) -> str:
         self._sync()

@@ -18,7 +18,6 @@ from ..figures import periods
 from ..ingest.chunks import sentence_context
 from ..ingest.document import Document
 from ..language.segmenter import tagged, words
-from ..store.base import Part
 from ..language.years import OPENING, implied_years
 from ..language.vocabulary import Vocabulary, stated
 from .question import Question
@@ -43,10 +42,10 @@ NAME_TAGS = ("ns", "nr")
 
 @dataclass
 class ReportView:
-    """One report as the answer step reads it."""
+    """One report as the answer step reads it: built from its text alone, so a view outlives the
+    library's generation and is carried into the next one while the text is unchanged."""
     report: str
     doc: Document
-    part: Part
     contexts: list[str] = field(init=False)
     headings: set[int] = field(init=False)
     section_heads: set[int] = field(init=False)
