@@ -201,10 +201,13 @@ def summary(runs: list) -> dict:
     asks = [a for r in runs for a in r[0]]
     present = [p for r in runs for p in r[1]]
     lat = [(e - s) * 1000 for s, e, _, _ in asks]
-    wrong = [a for a in asks if EDITED in a[3] and not any(s <= a[1] and a[0] <= e for s, e in present)]
+    wrong = [a for a in asks if EDITED in a[3] and not any(p[0] <= a[1] and a[0] <= p[1] for p in present)]
+    waits = [p[2:] for p in present if len(p) == 4]
     return {"asks": len(asks), "errors": sum(1 for a in asks if a[2]), "error_examples": [a[2] for a in asks if a[2]][:3],
             "cited_edited": sum(1 for a in asks if EDITED in a[3]), "wrong_citations": len(wrong),
             "p50_ms": statistics.median(lat), "p95_ms": percentile(lat, 0.95), "edits": len(present),
+            "add_s": statistics.median([w[0] for w in waits]) if waits else None,
+            "remove_s": statistics.median([w[1] for w in waits]) if waits else None,
             "seconds": sum(r[2]["seconds"] for r in runs), "load_average": [r[2]["load_average"] for r in runs]}
 
 
@@ -216,10 +219,13 @@ def editor_loop(url: str):
             present.append([time.monotonic(), float("inf")])      # there, at the latest, once the add returns
             said = c.add(path)
             assert EDITED in said and "Added" in said, said
+            added = time.monotonic()
             stop.wait(3)
+            removing = time.monotonic()
             said = c.remove(EDITED)
             assert "Removed" in said, said
             present[-1][1] = time.monotonic()                      # gone, at the latest, once the remove returns
+            present[-1] += [added - present[-1][0], present[-1][1] - removing]    # how long the editor waited
             stop.wait(3)
     return run
 

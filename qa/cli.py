@@ -25,6 +25,7 @@ from .ingest.pipeline import read_all
 from .logs import configure_logging
 from .schema import Answer, Passage
 from .users import ROLES, Users
+from . import writer
 
 NOT_STATED = "—  not stated"
 # Report ids are made of these ("henan-2024", "national-2025-2"), so any other --report value is a file.
@@ -69,6 +70,8 @@ def parser() -> argparse.ArgumentParser:
     for p in _library_commands(sub) + _question_commands(sub) + [_figures_command(sub)]:
         library_options(p)
     _user_command(sub)
+    sub.add_parser("write", help="one library write read as JSON on stdin, at low priority "
+                                 "(the web server runs it in a child process; see qa/writer.py)")
     return ap
 
 
@@ -264,6 +267,13 @@ def cmd_repair(a: argparse.Namespace) -> str:
     return f"The library in {qa.library.root} is whole: {len(reports)} report(s), checked and repaired where needed."
 
 
+def cmd_write(a: argparse.Namespace) -> str:
+    """The child of qa.writer: its reply, the report or the error, is JSON on stdout."""
+    def engine(address: dict, model: str | None) -> ReportQA:
+        return ReportQA.load(library=address["library"], store=address["store"], model=model, progress=False)
+    return writer.serve(json.loads(sys.stdin.read()), engine)
+
+
 def cmd_remove(a: argparse.Namespace) -> str:
     gone = _open(a).remove(a.id)
     return _dumps(gone.to_dict()) if a.json else f"Removed {gone.id} ({gone.title})."
@@ -377,7 +387,7 @@ def _password(from_stdin: bool) -> str:
 
 COMMANDS = {"add": cmd_add, "list": cmd_list, "remove": cmd_remove, "log": cmd_log, "repair": cmd_repair,
             "ask": cmd_ask, "chat": cmd_chat, "search": cmd_search, "compare": cmd_compare, "figures": cmd_figures,
-            "build": cmd_build, "user": cmd_user}
+            "build": cmd_build, "user": cmd_user, "write": cmd_write}
 
 
 # -- output -------------------------------------------------------------------------------

@@ -30,6 +30,7 @@ from .store.base import Library
 from .store.catalog import Change
 from .store.factory import FAISS, library as library_for
 from .model.cache import cache_dir
+from .writer import write
 from .model.embedder import CHECKED_RANKS, Embedder
 from .schema import Answer, Passage, Report
 
@@ -133,21 +134,40 @@ class ReportQA:
         return self.library.reports
 
     def add(self, path: str | Path | Source, progress: bool = True, user: str = "cli", replace: bool = False,
-            keep_both: bool = False) -> Report:
+            keep_both: bool = False, apart: bool = False) -> Report:
         """Add a report file (or one already read with qa.ingest.pipeline.read); the same text again
         gives the report already there.  A report with the title and year of one in the library but
         another text raises SameTitleError unless `replace` or `keep_both` says what to do.  `user`
-        goes into the change log."""
+        goes into the change log.  `apart`: write in a child process at low priority (writer.py)
+        where the store allows it, so that the questions this process answers meanwhile keep their
+        speed (a server's choice)."""
+        address = self.library.address() if apart and not isinstance(path, Source) else None
         with self._writing:
-            report = self.library.add([path], progress=progress, user=user, replace=replace, keep_both=keep_both)[0]
+            if address is None:
+                report = self.library.add([path], progress=progress, user=user, replace=replace,
+                                          keep_both=keep_both)[0]
+            else:
+                report = write(address, self._model(), "add", progress, path=str(Path(path).resolve()),
+                               user=user, replace=replace, keep_both=keep_both)
+                self.library.open(progress=False)
             self._refresh()
         return report
 
-    def remove(self, report_id: str, user: str = "cli") -> Report:
+    def remove(self, report_id: str, user: str = "cli", apart: bool = False) -> Report:
+        """Remove a report (`apart` as for add)."""
+        address = self.library.address() if apart else None
         with self._writing:
-            gone = self.library.remove(report_id, user=user)
+            if address is None:
+                gone = self.library.remove(report_id, user=user)
+            else:
+                gone = write(address, self._model(), "remove", id=report_id, user=user)
+                self.library.open(progress=False)
             self._refresh()
         return gone
+
+    def _model(self) -> str | None:
+        """The model as a child process names it (None: the default)."""
+        return None if getattr(self.embedder, "default", True) else self.embedder.model_id
 
     def log(self) -> list[Change]:
         """Every change made to the library (added, removed: when, by whom, which file), oldest first."""

@@ -12,8 +12,8 @@ from pathlib import Path
 
 import pytest
 
-from qa import ReportQA
-from qa.errors import IndexStoreError, SameTitleError
+from qa import ReportQA, writer
+from qa.errors import IndexStoreError, ReportError, SameTitleError
 from tests.report_files import make_pdf, report_lines
 from tests.test_stores import HAS_MILVUS, STORES, open_store
 
@@ -121,11 +121,12 @@ def test_a_writer_waiting_for_the_lock_says_who_holds_it_and_gives_up(tmp_path, 
     assert [x.id for x in ReportQA.load(library=root, progress=False).reports()] == ["henan-2024"]
 
 
+@pytest.mark.parametrize("apart", [False, True], ids=["in-process", "apart"])
 def test_questions_are_answered_from_the_current_library_while_a_report_is_added(tmp_path, small_report,
-                                                                                 jilin_part):
+                                                                                 jilin_part, apart):
     qa = ReportQA.load(library=tmp_path / "library", progress=False)
     qa.add(small_report, progress=False)
-    adding = threading.Thread(target=qa.add, args=(jilin_part,), kwargs={"progress": False})
+    adding = threading.Thread(target=qa.add, args=(jilin_part,), kwargs={"progress": False, "apart": apart})
     adding.start()
     during, slowest = [], 0.0
     while adding.is_alive():
@@ -138,6 +139,32 @@ def test_questions_are_answered_from_the_current_library_while_a_report_is_added
     assert during and all("33.4%" in a.text for a in during)
     assert slowest < 3.0, f"a question waited {slowest:.1f} s for the add"
     assert qa.ask(GRAIN).report == "jilin-2025"
+
+
+def test_a_write_apart_is_the_same_write_and_its_errors_come_back_as_raised(tmp_path, small_report, jilin_part,
+                                                                            doctored):
+    """A server writes in a child process (qa.writer): the report, the log and every refusal are the
+    ones an add in process gives; a child that fails says so in one line and changes nothing."""
+    qa = ReportQA.load(library=tmp_path / "library", progress=False)
+    qa.add(small_report, progress=False)
+    jilin = qa.add(jilin_part, apart=True, user="alice")
+    assert jilin.id == "jilin-2025" and jilin in qa.reports() and qa.ask(GRAIN).report == "jilin-2025"
+    assert qa.add(jilin_part, apart=True) == jilin                      # already there
+    with pytest.raises(SameTitleError) as e:
+        qa.add(doctored, apart=True, user="alice")
+    assert e.value.code == "same_title_differs" and e.value.details["report"] == "jilin-2025"
+    bad = tmp_path / "notes.md"
+    bad.write_text("笔记")
+    with pytest.raises(ReportError) as e:
+        qa.add(bad, apart=True)
+    assert e.value.code == "unsupported_type" and "notes.md" in str(e.value)
+    with pytest.raises(IndexStoreError) as e:           # a request the child cannot do: it ends
+        writer.write(qa.library.address(), None, "add", path=str(jilin_part))
+    assert e.value.code == "write_failed" and "KeyError" in str(e.value) and "\n" not in str(e.value)
+    assert qa.remove("jilin-2025", user="bob", apart=True) == jilin
+    assert [r.id for r in qa.reports()] == ["henan-2024"]
+    assert [(c.action, c.user, c.report) for c in qa.log()] == [
+        ("add", "cli", "henan-2024"), ("add", "alice", "jilin-2025"), ("remove", "bob", "jilin-2025")]
 
 
 def test_a_file_given_as_the_library_is_refused(tmp_path):

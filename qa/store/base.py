@@ -162,6 +162,11 @@ class Library(Catalog, ABC):
     def log(self) -> list[Change]:
         """The library's change log, oldest first."""
 
+    def address(self) -> dict | None:
+        """How another process opens this same library while this one has it open (ReportQA.load's
+        `library` and `store`), or None where a store serves one process alone."""
+        return None
+
     def original_of(self, rid: str) -> Path | None:
         """The file the report was added from, as the store keeps it; None where the store keeps none."""
         self.entry(rid)

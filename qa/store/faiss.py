@@ -95,6 +95,9 @@ class FaissLibrary(Library):
         except (OSError, UnicodeDecodeError):
             return ""
 
+    def address(self) -> dict:
+        return {"library": str(self.root.resolve()), "store": "faiss"}
+
     def changed(self) -> bool:
         """Another process has written a new generation since this one was loaded."""
         return self.live() != self.generation

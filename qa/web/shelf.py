@@ -68,13 +68,13 @@ class Shelf:
         """(the report, whether its text was in the library already) for a report file added by `user`;
         ReportQAError (from the readers or the library) says why not."""
         known = {r.sha256 for r in self.reports()}
-        report = self.qa.add(path, progress=progress, user=user, replace=replace, keep_both=keep_both)
+        report = self.qa.add(path, progress=progress, user=user, replace=replace, keep_both=keep_both, apart=True)
         already = report.sha256 in known
         log.info("%s %s from %s (user %s)", "Already had" if already else "Added", report.id, Path(path).name, user)
         return report, already
 
     def remove(self, rid: str, user: str):
-        gone = self.qa.remove(rid, user=user)
+        gone = self.qa.remove(rid, user=user, apart=True)
         log.info("Removed %s (user %s)", rid, user)
         return gone
 
