@@ -442,3 +442,27 @@ def test_in_the_browser_an_editor_uploads_sees_the_changes_and_removes(team, bro
     assert "jilin-2025" not in reports(team.library)
     assert page.locator(".toast-body").count() == 0
     page.close()
+
+
+def test_in_the_browser_an_anonymous_visitor_of_a_read_only_server_reads_and_cannot_change(exposed, browser):
+    """A server on every address without --auth: no sign-in, the page says it is read-only and offers no
+    upload or removal, questions are answered, and the visitor's own browser cannot post a file."""
+    before = reports(exposed.library)
+    page = browser.new_page(viewport={"width": DESKTOP[0], "height": DESKTOP[1]})
+    page.goto(exposed.url + "/")
+    page.locator("#qa-question textarea").wait_for(timeout=ANSWER_TIMEOUT)
+    page.wait_for_function("() => document.querySelector('#qa-who') && "
+                           "document.querySelector('#qa-who').innerText.includes('Read-only')", timeout=ANSWER_TIMEOUT)
+    assert not page.locator("#qa-upload").is_visible() and not page.locator("#qa-manage").is_visible()
+    page.locator("#qa-question textarea").fill(TECH_Q)
+    page.locator("#qa-question textarea").press("Enter")
+    page.locator("#qa-chat .qa-reply:not(.qa-pending)").first.wait_for(timeout=ANSWER_TIMEOUT)
+    assert "33.4%" in page.locator("#qa-chat .qa-answer").first.inner_text()
+    status = page.evaluate("""async () => {
+      const form = new FormData();
+      form.append('files', new Blob(['2025年吉林省政府工作报告'], {type: 'text/plain'}), 'x.txt');
+      return (await fetch('gradio_api/upload', {method: 'POST', body: form})).status;
+    }""")
+    assert status == 403
+    assert reports(exposed.library) == before
+    page.close()
