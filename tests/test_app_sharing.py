@@ -397,21 +397,26 @@ def browser(chromium, team):  # noqa: F811
         b.close()
 
 
-def test_in_the_browser_a_reader_reads_and_cannot_upload(team, browser):
-    page = _signed_in(browser, team.url, "bob")
-    assert "bob" in page.locator("#qa-who").inner_text() and "reader" in page.locator("#qa-who").inner_text()
-    assert not page.locator("#qa-upload").is_visible() and not page.locator("#qa-manage").is_visible()
+def _answered_and_cannot_upload(page):
+    """A question is answered on the page; the visitor's own browser (with its sign-in, if any) posting
+    a file to the upload route is refused."""
     page.locator("#qa-question textarea").fill(TECH_Q)
     page.locator("#qa-question textarea").press("Enter")
     page.locator("#qa-chat .qa-reply:not(.qa-pending)").first.wait_for(timeout=ANSWER_TIMEOUT)
     assert "33.4%" in page.locator("#qa-chat .qa-answer").first.inner_text()
-    # The reader's own browser, with the reader's sign-in, posting to the upload route.
     status = page.evaluate("""async () => {
       const form = new FormData();
       form.append('files', new Blob(['2025年吉林省政府工作报告'], {type: 'text/plain'}), 'x.txt');
       return (await fetch('gradio_api/upload', {method: 'POST', body: form})).status;
     }""")
     assert status == 403
+
+
+def test_in_the_browser_a_reader_reads_and_cannot_upload(team, browser):
+    page = _signed_in(browser, team.url, "bob")
+    assert "bob" in page.locator("#qa-who").inner_text() and "reader" in page.locator("#qa-who").inner_text()
+    assert not page.locator("#qa-upload").is_visible() and not page.locator("#qa-manage").is_visible()
+    _answered_and_cannot_upload(page)
     page.close()
 
 
@@ -454,15 +459,6 @@ def test_in_the_browser_an_anonymous_visitor_of_a_read_only_server_reads_and_can
     page.wait_for_function("() => document.querySelector('#qa-who') && "
                            "document.querySelector('#qa-who').innerText.includes('Read-only')", timeout=ANSWER_TIMEOUT)
     assert not page.locator("#qa-upload").is_visible() and not page.locator("#qa-manage").is_visible()
-    page.locator("#qa-question textarea").fill(TECH_Q)
-    page.locator("#qa-question textarea").press("Enter")
-    page.locator("#qa-chat .qa-reply:not(.qa-pending)").first.wait_for(timeout=ANSWER_TIMEOUT)
-    assert "33.4%" in page.locator("#qa-chat .qa-answer").first.inner_text()
-    status = page.evaluate("""async () => {
-      const form = new FormData();
-      form.append('files', new Blob(['2025年吉林省政府工作报告'], {type: 'text/plain'}), 'x.txt');
-      return (await fetch('gradio_api/upload', {method: 'POST', body: form})).status;
-    }""")
-    assert status == 403
+    _answered_and_cannot_upload(page)
     assert reports(exposed.library) == before
     page.close()
