@@ -152,8 +152,13 @@ def chat_tab(shelf, picker, access):
         return render_log([]), gr.update(value="", interactive=True), gr.update(interactive=True), [], intro(False)
 
     def restore(stored):
+        """The tab's earlier conversation after a reload.  Nothing stored: nothing changed, so that a
+        page load's restore that ends late (behind the page's other load events on a busy server)
+        cannot wipe an answer to a question asked at once (a browser test lost one so, twice)."""
         done = clean_turns(stored)
-        return render_log(done), done, intro(folded=bool(done))
+        if not done:
+            return gr.skip(), gr.skip(), gr.skip()
+        return render_log(done), done, intro(folded=True)
 
     outputs = [log_html, box, send, turns, intro.component]
     common = dict(outputs=outputs, concurrency_id="chat", concurrency_limit=4, trigger_mode="once",
