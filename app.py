@@ -26,7 +26,7 @@ from qa.engine import MAX_K  # noqa: E402
 from qa.ingest.readers import MAX_BYTES  # noqa: E402
 from qa.logs import configure_logging  # noqa: E402
 from qa.users import Users  # noqa: E402
-from qa.web.access import ASKS_PER_MINUTE, UPLOADS_PER_HOUR, Access  # noqa: E402  (no gradio import)
+from qa.web.access import ASKS_PER_MINUTE, QUEUE_SIZE, UPLOADS_PER_HOUR, Access  # noqa: E402  (no gradio import)
 
 UPLOAD_CEILING = 4 * MAX_BYTES   # Gradio refuses larger uploads itself; the readers refuse above MAX_BYTES
 
@@ -66,6 +66,9 @@ def parse_args(argv=None) -> argparse.Namespace:
     p.add_argument("--upload-limit", metavar="N", type=float, default=None,
                    help=f"uploads a client may make per hour (default: {UPLOADS_PER_HOUR}, none on this machine "
                         f"alone; 0: no limit)")
+    p.add_argument("--queue-size", metavar="N", type=int, default=QUEUE_SIZE,
+                   help=f"events that may wait for the server at once; beyond, a client is told the queue is "
+                        f"full (default: {QUEUE_SIZE})")
     args = p.parse_args(argv)
     if not 1 <= args.top_k <= MAX_K:
         p.error(f"--top-k must be from 1 to {MAX_K}")
@@ -73,6 +76,8 @@ def parse_args(argv=None) -> argparse.Namespace:
         p.error("--port must be from 1 to 65535")
     if min(args.ask_limit or 0, args.upload_limit or 0) < 0:
         p.error("--ask-limit and --upload-limit must be 0 (no limit) or more")
+    if args.queue_size < 1:
+        p.error("--queue-size must be 1 or more")
     if args.auth and args.open_uploads:
         p.error("--open-uploads is for a server without --auth; with --auth, editors change the library")
     return args
@@ -122,14 +127,14 @@ def main(argv=None) -> int:
     uploads = Uploads()
     uploads.install()        # Gradio keeps uploads in this server's own folder, emptied as they are read
     from starlette.middleware import Middleware
-    from qa.web.page import QUEUE_SIZE, build_ui, launch_options
+    from qa.web.page import build_ui, launch_options
     from qa.web.shelf import Shelf
 
     shelf = Shelf(qa, args.top_k)
     reports = shelf.reports()
     shelf.examples()        # asked once now (it warms the model too), so the first visitor does not wait
     demo = build_ui(shelf, access, uploads)
-    demo.queue(max_size=QUEUE_SIZE)
+    demo.queue(max_size=args.queue_size)
     try:
         _, url, share_url = demo.launch(
             server_name=args.host, server_port=args.port, quiet=True, share=args.share, prevent_thread_lock=True,

@@ -374,6 +374,34 @@ def test_uploads_and_page_loads_leave_no_files(team, jilin, tmp_path):
     bare.close()
 
 
+def test_a_full_queue_says_so_and_drains(library, tmp_path_factory, jilin):
+    """A server whose queue holds one waiting event: four uploads' add events sent at once (each takes
+    seconds, two run at a time), so the queue fills; the ones beyond are refused at once with 503 and
+    Gradio's "Queue is full" message, the accepted ones finish, and the server serves again."""
+    lib = _copy(library, tmp_path_factory, "queue")
+    with running_app("--library", str(lib), "--queue-size", "1", "--upload-limit", "0",
+                     log_name="app-queue.log") as app:
+        c = Http(app.url)
+        fn, sessions, joins = c.fn("add_report"), [], []
+        places = [c.upload(jilin[0]).json()[0] for _ in range(4)]
+        for place in places:
+            sessions.append(uuid.uuid4().hex[:12])
+            joins.append(c.c.post(app.url + "/gradio_api/queue/join", json={
+                "data": [{"path": place, "orig_name": "jilin-2025.txt", "meta": {"_type": "gradio.FileData"}}, []],
+                "fn_index": fn, "session_hash": sessions[-1], "event_data": None, "trigger_id": None}))
+        codes = [r.status_code for r in joins]
+        assert codes[0] == 200 and 503 in codes and set(codes) == {200, 503}, codes
+        assert all("Queue is full" in r.json()["detail"] for r in joins if r.status_code == 503)
+        for session, r in zip(sessions, joins):
+            if r.status_code == 200:
+                with c.c.stream("GET", app.url + f"/gradio_api/queue/data?session_hash={session}") as s:
+                    done = next(json.loads(ln[5:]) for ln in s.iter_lines()
+                                if ln.startswith("data:") and '"process_completed"' in ln)
+                assert "jilin-2025" in html_of(done)
+        assert reports(lib) == sorted(set(reports(library)) | {"jilin-2025"})
+        assert c.ask(TECH_Q)["found"]                    # drained: served again
+
+
 # ------------------------------------------------------------------ in the browser
 
 def _signed_in(browser, url, user):

@@ -34,6 +34,9 @@ LOCAL_USER = "web"                 # the change log's user for the one user of a
 # keeps one editor's uploads to a sixth of the machine.  A burst (a page of examples clicked, a folder
 # of reports uploaded one by one) may go at once, up to the second number.
 ASKS_PER_MINUTE, ASK_BURST = 60, 20
+# Events that may wait in the server's queue (--queue-size); beyond, a client is told the queue is full
+# (HTTP 503) rather than waiting behind thousands.
+QUEUE_SIZE = 256
 UPLOADS_PER_HOUR, UPLOAD_BURST = 30, 10
 MAX_CLIENTS = 10_000               # buckets kept (least recently used dropped): ~200 bytes each
 # Sign-in: after this many wrong passwords for one name within LOGIN_WINDOW s, that name is refused

@@ -32,7 +32,6 @@ MONO = ["ui-monospace", "Consolas", "Noto Sans Mono CJK SC", "monospace"]
 # in a trial.  256 sessions hold ~30 MB; the page keeps nothing in its session that it cannot lose
 # (the conversation is in the browser, pickers accept any id, an upload's question has a token).
 SESSIONS = 256
-QUEUE_SIZE = 256             # events waiting at most; beyond, a client is told the server is busy
 
 
 def header(shelf, picked=None) -> str:
