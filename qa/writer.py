@@ -2,18 +2,21 @@
 
 A server that added a report in its own process shared the CPU, and Python's interpreter lock, with
 the questions it answered: 20 readers' ask p95 was 6-7x its idle value while an editor added and
-removed a report.  With each write in a child process at nice 19, the same run measured 1.2x
-(eval/load.md); an add takes about a second longer (the child imports the package and opens the
-library).  A report that would exhaust memory while it is read ends the child, not the server.
+removed a report.  With each write in a child process at nice 19, the same run measured 1.1-1.3x
+(eval/load.md); the editor waits about 2.5 s longer (the child starts and opens the library: 1.6 s,
+then yields the CPU to the questions).  A report that would exhaust memory ends the child, not the
+server.
 
 The child is `python -m qa write` (cli.py): it reads one request (JSON) on stdin, opens the library
 at the address the parent gave (Library.address), adds or removes as the CLI does, and prints one
 reply: the report, or the error the engine raised (class, message, code, details), which the parent
-raises again as it was.  Stores that one process holds alone (Milvus Lite) write in process.
+raises again as it was.  A Milvus library writes in process: Milvus Lite serves one process per file,
+and after another process's write a Milvus library reloads every report's text from the server.
 """
 from __future__ import annotations
 
 import collections
+import contextlib
 import json
 import logging
 import os
@@ -49,8 +52,9 @@ def write(address: dict, model: str | None, op: str, progress: bool = False, **a
     env = {**os.environ, "PYTHONPATH": path, "REPORT_QA_QUERY_INT8": "0"}
     proc = subprocess.Popen([sys.executable, "-m", "qa", "write"], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
                             stderr=subprocess.PIPE, text=True, encoding="utf-8", errors="replace", env=env)
-    proc.stdin.write(json.dumps(request, ensure_ascii=False))
-    proc.stdin.close()
+    with contextlib.suppress(BrokenPipeError):     # a child that ended at once says why on stderr
+        proc.stdin.write(json.dumps(request, ensure_ascii=False))
+        proc.stdin.close()
     last, bar = collections.deque(maxlen=LAST_LINES), None
     for line in proc.stderr:     # (tqdm's "\r" ends a line here too: text mode reads universal newlines)
         done = BAR.match(line)

@@ -164,7 +164,8 @@ class Library(Catalog, ABC):
 
     def address(self) -> dict | None:
         """How another process opens this same library while this one has it open (ReportQA.load's
-        `library` and `store`), or None where a store serves one process alone."""
+        `library` and `store`), for writes in a child process (qa/writer.py); None where the store
+        writes in process (see writer.py)."""
         return None
 
     def original_of(self, rid: str) -> Path | None:
