@@ -18,7 +18,6 @@ from __future__ import annotations
 import collections
 import contextlib
 import json
-import logging
 import os
 import re
 import subprocess
@@ -29,8 +28,6 @@ from typing import Callable
 from . import errors
 from .errors import IndexStoreError, ReportQAError
 from .schema import Report
-
-log = logging.getLogger(__name__)
 
 NICE = 19              # the questions come first; a write takes the CPU they leave
 OPS = ("add", "remove")
@@ -70,7 +67,7 @@ def write(address: dict, model: str | None, op: str, progress: bool = False, **a
     try:
         reply = json.loads(out)
     except ValueError:
-        said = next((ln for ln in reversed(last) if ln.strip()), "nothing")
+        said = last[-1] if last else "nothing"
         raise IndexStoreError(f"The library could not be changed: the process writing it ended "
                               f"({_ending(code)}: {said[:200]}); the library is as it was.",
                               code="write_failed") from None
@@ -96,8 +93,7 @@ def serve(request: dict, open_engine: Callable[[dict, str | None], object]) -> s
         qa = open_engine(request["address"], request["model"])
         if op == "add":
             report = qa.add(args["path"], progress=bool(request.get("progress")), user=args["user"],
-                            replace=args["replace"],
-                            keep_both=args["keep_both"])
+                            replace=args["replace"], keep_both=args["keep_both"])
         else:
             report = qa.remove(args["id"], user=args["user"])
         return json.dumps({"report": report.to_dict()}, ensure_ascii=False)
