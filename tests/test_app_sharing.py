@@ -123,11 +123,19 @@ class Http:
 
     def event(self, api_name: str, data: list, fn_index: int | None = None) -> dict:
         """A page event run as the page runs it (queue/join, then its result); the completed message."""
-        session = uuid.uuid4().hex[:12]
-        r = self.c.post(self.url + "/gradio_api/queue/join", json={
-            "data": data, "fn_index": self.fn(api_name) if fn_index is None else fn_index,
-            "session_hash": session, "event_data": None, "trigger_id": None})
+        r, session = self.join(api_name, data, fn_index)
         assert r.status_code == 200, r.text
+        return self.completed(session)
+
+    def join(self, api_name: str, data: list, fn_index: int | None = None):
+        """(the queue's response, the session) for a page event put in the queue."""
+        session = uuid.uuid4().hex[:12]
+        return self.c.post(self.url + "/gradio_api/queue/join", json={
+            "data": data, "fn_index": self.fn(api_name) if fn_index is None else fn_index,
+            "session_hash": session, "event_data": None, "trigger_id": None}), session
+
+    def completed(self, session: str) -> dict:
+        """The completed message of the event `session` joined."""
         with self.c.stream("GET", self.url + f"/gradio_api/queue/data?session_hash={session}") as s:
             for line in s.iter_lines():
                 if line.startswith("data:"):
@@ -139,9 +147,7 @@ class Http:
     def add(self, path: Path, name: str | None = None) -> dict:
         r = self.upload(path, name)
         assert r.status_code == 200, r.text
-        place = r.json()[0]
-        return self.event("add_report", [{"path": place, "orig_name": name or path.name,
-                                          "meta": {"_type": "gradio.FileData"}}, []])
+        return self.event("add_report", add_data(r.json()[0], name or path.name))
 
     def ask(self, question: str, report="") -> dict:
         r = self.c.post(self.url + "/gradio_api/call/ask", json={"data": [question, 5, report]})
@@ -149,6 +155,11 @@ class Http:
         body = self.c.get(self.url + f"/gradio_api/call/ask/{r.json()['event_id']}").text
         assert "event: complete" in body, body
         return json.loads(body.split("data:", 1)[1])[0]
+
+
+def add_data(place: str, name: str) -> list:
+    """The add event's data for a file uploaded to `place`."""
+    return [{"path": place, "orig_name": name, "meta": {"_type": "gradio.FileData"}}, []]
 
 
 def reports(lib: Path) -> list[str]:
@@ -382,22 +393,15 @@ def test_a_full_queue_says_so_and_drains(library, tmp_path_factory, jilin):
     with running_app("--library", str(lib), "--queue-size", "1", "--upload-limit", "0",
                      log_name="app-queue.log") as app:
         c = Http(app.url)
-        fn, sessions, joins = c.fn("add_report"), [], []
+        fn = c.fn("add_report")
         places = [c.upload(jilin[0]).json()[0] for _ in range(4)]
-        for place in places:
-            sessions.append(uuid.uuid4().hex[:12])
-            joins.append(c.c.post(app.url + "/gradio_api/queue/join", json={
-                "data": [{"path": place, "orig_name": "jilin-2025.txt", "meta": {"_type": "gradio.FileData"}}, []],
-                "fn_index": fn, "session_hash": sessions[-1], "event_data": None, "trigger_id": None}))
-        codes = [r.status_code for r in joins]
+        joins = [c.join("add_report", add_data(place, "jilin-2025.txt"), fn) for place in places]
+        codes = [r.status_code for r, _ in joins]
         assert codes[0] == 200 and 503 in codes and set(codes) == {200, 503}, codes
-        assert all("Queue is full" in r.json()["detail"] for r in joins if r.status_code == 503)
-        for session, r in zip(sessions, joins):
+        assert all("Queue is full" in r.json()["detail"] for r, _ in joins if r.status_code == 503)
+        for r, session in joins:
             if r.status_code == 200:
-                with c.c.stream("GET", app.url + f"/gradio_api/queue/data?session_hash={session}") as s:
-                    done = next(json.loads(ln[5:]) for ln in s.iter_lines()
-                                if ln.startswith("data:") and '"process_completed"' in ln)
-                assert "jilin-2025" in html_of(done)
+                assert "jilin-2025" in html_of(c.completed(session))
         assert reports(lib) == sorted(set(reports(library)) | {"jilin-2025"})
         assert c.ask(TECH_Q)["found"]                    # drained: served again
 
